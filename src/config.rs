@@ -1,0 +1,663 @@
+//! The run configuration: everything a run needs, validated once, serialisable to TOML
+//! and JSON. Every GCT constant of `gct-spec.md` is a field with the spec's default.
+//!
+//! Unknown keys are rejected (`deny_unknown_fields`) so that a typo in a config file is an
+//! error that names the key, not a silently ignored setting.
+
+use crate::device::DeviceChoice;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskKind {
+    /// K-class semantic segmentation, ignore index 255 (binary foreground is K = 2).
+    Segmentation,
+    /// Image restoration: denoising with 3 output channels and MSE.
+    Denoising,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// Guided Collaborative Training: T1, T2 and the flaw detector F.
+    Gct,
+    /// The paper's baseline: T1 alone, supervised loss on labelled images only.
+    Suponly,
+    /// Ablation: T1 and T2 learn from each other on every pixel, no flaw detector.
+    Dual,
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Gct => "gct",
+            Self::Suponly => "suponly",
+            Self::Dual => "dual",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    Unet,
+    Deeplab,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DataSource {
+    /// The built-in procedural set of shapes over textured, noisy backgrounds.
+    Shapes {
+        #[serde(default = "d_shapes_train")]
+        train_images: usize,
+        #[serde(default = "d_shapes_val")]
+        val_images: usize,
+        #[serde(default = "d_shapes_size")]
+        image_size: usize,
+    },
+    /// A PASCAL VOC layout: JPEGImages/, SegmentationClass/ (palette PNGs), ImageSets/Segmentation/.
+    Voc { path: String },
+    /// `images/` + `masks/` with matching file stems; masks hold class indices (or 0/255 for binary).
+    Folder {
+        path: String,
+        /// Share of images held out for validation (sorted by name, every n-th).
+        #[serde(default = "d_val_fraction")]
+        val_fraction: f64,
+    },
+    /// A folder of clean photos for denoising.
+    Photos {
+        path: String,
+        #[serde(default = "d_val_fraction")]
+        val_fraction: f64,
+    },
+}
+
+fn d_shapes_train() -> usize {
+    320
+}
+fn d_shapes_val() -> usize {
+    48
+}
+fn d_shapes_size() -> usize {
+    64
+}
+fn d_val_fraction() -> f64 {
+    0.25
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub source: DataSource,
+    /// Number of classes (segmentation). The shapes set has 4 (background + 3 shapes).
+    #[serde(default = "d_classes")]
+    pub num_classes: usize,
+    /// Share of training images that keep their labels (1/16 .. 1/2, or any fraction in (0, 1]).
+    #[serde(default = "d_label_ratio")]
+    pub label_ratio: f64,
+    /// Seed of the labelled/unlabelled split (recorded so a run is reproducible).
+    #[serde(default)]
+    pub split_seed: u64,
+    /// Training crop size S; the blur kernel sizes follow from it (spec section 2).
+    #[serde(default = "d_crop")]
+    pub crop_size: usize,
+    /// Images are rescaled so their short side is `base_size * scale`, scale in [scale_min, scale_max].
+    #[serde(default = "d_crop")]
+    pub base_size: usize,
+    #[serde(default = "d_scale_min")]
+    pub scale_min: f64,
+    #[serde(default = "d_scale_max")]
+    pub scale_max: f64,
+    #[serde(default = "d_true")]
+    pub flip: bool,
+    /// Gaussian noise sigma for denoising, in 0-255 units.
+    #[serde(default = "d_sigma")]
+    pub noise_sigma: f64,
+}
+
+fn d_classes() -> usize {
+    4
+}
+fn d_label_ratio() -> f64 {
+    0.125
+}
+fn d_crop() -> usize {
+    64
+}
+fn d_scale_min() -> f64 {
+    0.5
+}
+fn d_scale_max() -> f64 {
+    2.0
+}
+fn d_true() -> bool {
+    true
+}
+fn d_sigma() -> f64 {
+    25.0
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetConfig {
+    #[serde(default = "d_arch")]
+    pub arch: Arch,
+    /// Channels of the first level (UNet) or of the stem (DeepLab).
+    #[serde(default = "d_width")]
+    pub width: usize,
+    /// Resolution levels (UNet) or stride-2 stages of the backbone (DeepLab).
+    #[serde(default = "d_depth")]
+    pub depth: usize,
+}
+
+fn d_arch() -> Arch {
+    Arch::Unet
+}
+fn d_width() -> usize {
+    16
+}
+fn d_depth() -> usize {
+    3
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self { arch: d_arch(), width: d_width(), depth: d_depth() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlawDetectorConfig {
+    /// Base width; the reference is 64.
+    #[serde(default = "d_ndf")]
+    pub ndf: usize,
+    /// Number of stride-2 convolutions among conv1, conv2, conv3, conv4 and the classifier
+    /// (reference: all 5). Unset: the largest number that keeps F's map before upsampling
+    /// at least 8 x 8 for the crop size (spec section 1, named deviation).
+    #[serde(default)]
+    pub stride2_stages: Option<usize>,
+}
+
+fn d_ndf() -> usize {
+    32
+}
+
+impl Default for FlawDetectorConfig {
+    fn default() -> Self {
+        Self { ndf: d_ndf(), stride2_stages: None }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    #[serde(default = "d_batch")]
+    pub batch_labeled: usize,
+    #[serde(default = "d_batch")]
+    pub batch_unlabeled: usize,
+    /// Length of the run in epochs (one epoch = one pass over the longer stream).
+    #[serde(default = "d_epochs")]
+    pub epochs: usize,
+    /// If set, overrides `epochs`: total iterations.
+    #[serde(default)]
+    pub iterations: Option<usize>,
+    /// Task models: SGD learning rate (spec: 2.5e-4 per GPU x 4 GPUs).
+    #[serde(default = "d_lr")]
+    pub lr: f64,
+    /// The task models' 1x1 head learns this many times faster (spec: x10).
+    #[serde(default = "d_head_mult")]
+    pub head_lr_mult: f64,
+    #[serde(default = "d_momentum")]
+    pub momentum: f64,
+    #[serde(default = "d_wd")]
+    pub weight_decay: f64,
+    /// Flaw detector: Adam learning rate (spec: 1e-4 per GPU x 4 GPUs).
+    #[serde(default = "d_fd_lr")]
+    pub fd_lr: f64,
+    #[serde(default = "d_beta1")]
+    pub fd_beta1: f64,
+    #[serde(default = "d_beta2")]
+    pub fd_beta2: f64,
+    #[serde(default = "d_eps")]
+    pub fd_eps: f64,
+    /// Poly decay power for all three schedules.
+    #[serde(default = "d_poly")]
+    pub poly_power: f64,
+    /// Evaluate every this many iterations (0 = once per epoch).
+    #[serde(default)]
+    pub eval_every: usize,
+    /// Take a visual snapshot of the probe images every this many iterations (0 = never).
+    #[serde(default = "d_vis")]
+    pub vis_every: usize,
+    /// Write a checkpoint every this many iterations (0 = once per epoch); one is also written at the end.
+    #[serde(default)]
+    pub checkpoint_every: usize,
+    /// Emit step metrics every this many iterations (each emission reads the losses back
+    /// from the device, a sync point on GPUs).
+    #[serde(default = "d_log")]
+    pub log_every: usize,
+    #[serde(default = "d_probes")]
+    pub probe_labeled: usize,
+    #[serde(default = "d_probes")]
+    pub probe_unlabeled: usize,
+}
+
+fn d_batch() -> usize {
+    4
+}
+fn d_epochs() -> usize {
+    20
+}
+fn d_lr() -> f64 {
+    1e-3
+}
+fn d_head_mult() -> f64 {
+    10.0
+}
+fn d_momentum() -> f64 {
+    0.9
+}
+fn d_wd() -> f64 {
+    5e-4
+}
+fn d_fd_lr() -> f64 {
+    4e-4
+}
+fn d_beta1() -> f64 {
+    0.9
+}
+fn d_beta2() -> f64 {
+    0.99
+}
+fn d_eps() -> f64 {
+    1e-8
+}
+fn d_poly() -> f64 {
+    0.9
+}
+fn d_vis() -> usize {
+    50
+}
+fn d_log() -> usize {
+    1
+}
+fn d_probes() -> usize {
+    3
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GctConfig {
+    #[serde(default = "d_lambda_dc")]
+    pub lambda_dc: f64,
+    #[serde(default = "d_one")]
+    pub lambda_fc: f64,
+    /// xi: flaw threshold for the dc targets and the fc mask.
+    #[serde(default = "d_xi")]
+    pub dc_threshold: f64,
+    #[serde(default = "d_fd_scale")]
+    pub fd_scale: f64,
+    /// mu of the C(.) target; unset: 0.5 for segmentation, 1/3 for denoising.
+    #[serde(default)]
+    pub mu: Option<f64>,
+    /// nu: number of dilate+blur rounds in C(.).
+    #[serde(default = "d_nu")]
+    pub nu: usize,
+    #[serde(default = "d_rampup")]
+    pub dc_rampup_epochs: f64,
+}
+
+fn d_lambda_dc() -> f64 {
+    100.0
+}
+fn d_one() -> f64 {
+    1.0
+}
+fn d_xi() -> f64 {
+    0.6
+}
+fn d_fd_scale() -> f64 {
+    10.0
+}
+fn d_nu() -> usize {
+    1
+}
+fn d_rampup() -> f64 {
+    3.0
+}
+
+impl Default for GctConfig {
+    fn default() -> Self {
+        Self {
+            lambda_dc: d_lambda_dc(),
+            lambda_fc: d_one(),
+            dc_threshold: d_xi(),
+            fd_scale: d_fd_scale(),
+            mu: None,
+            nu: d_nu(),
+            dc_rampup_epochs: d_rampup(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    #[serde(default = "d_name")]
+    pub name: String,
+    pub task: TaskKind,
+    pub algorithm: Algorithm,
+    /// Seed of model initialisation, batch order and augmentation.
+    #[serde(default)]
+    pub seed: u64,
+    #[serde(default)]
+    pub device: DeviceChoice,
+    pub data: DataConfig,
+    #[serde(default)]
+    pub t1: NetConfig,
+    #[serde(default)]
+    pub t2: NetConfig,
+    #[serde(default)]
+    pub flaw_detector: FlawDetectorConfig,
+    pub train: TrainConfig,
+    #[serde(default)]
+    pub gct: GctConfig,
+}
+
+fn d_name() -> String {
+    "run".into()
+}
+
+/// One problem with one field, named by its dotted path (`train.batch_labeled`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+/// Every problem found in a config, not just the first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        write!(f, "invalid config: {}", parts.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl RunConfig {
+    /// The built-in demo: GCT on the synthetic shapes set, sized for a 2-core CPU.
+    pub fn shapes_demo(algorithm: Algorithm) -> Self {
+        let text = format!(
+            "name = \"shapes-{algorithm}\"\ntask = \"segmentation\"\nalgorithm = \"{algorithm}\"\n\
+             [data]\nsource = {{ kind = \"shapes\" }}\n[train]\n"
+        );
+        let mut c: Self = toml::from_str(&text).expect("built-in config parses");
+        c.tune_for_small_cpu();
+        c
+    }
+
+    /// Defaults that depart from the paper so that a run on a 2-core CPU shows meaningful
+    /// flaw maps within minutes (named in the README): a higher task lr for tiny nets trained
+    /// from scratch, fewer epochs, a shorter ramp-up.
+    pub fn tune_for_small_cpu(&mut self) {
+        self.train.lr = 1e-2;
+        self.train.epochs = 8;
+        self.gct.dc_rampup_epochs = 1.0;
+        self.train.vis_every = 20;
+    }
+
+    /// Parse TOML and validate; errors name the field.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigErrors> {
+        let c: Self = toml::from_str(text).map_err(|e| {
+            let field = e
+                .message()
+                .split('`')
+                .nth(1)
+                .map(str::to_string)
+                .unwrap_or_else(|| "(file)".into());
+            ConfigErrors(vec![FieldError { field, message: e.to_string().trim().replace('\n', " ") }])
+        })?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The task interface (activation, supervised loss, label format) of this run.
+    pub fn task_spec(&self) -> crate::task::Task {
+        crate::task::Task { kind: self.task, out_channels: self.out_channels() }
+    }
+
+    /// The constants of C(.) and H(.) for this run.
+    pub fn flaw_params(&self) -> crate::gct::targets::FlawParams {
+        crate::gct::targets::FlawParams {
+            kernels: crate::gct::kernels::KernelSizes::for_crop(self.data.crop_size),
+            mu: self.mu() as f32,
+            nu: self.gct.nu,
+            xi: self.gct.dc_threshold as f32,
+        }
+    }
+
+    pub fn mu(&self) -> f64 {
+        self.gct.mu.unwrap_or(match self.task {
+            TaskKind::Segmentation => 0.5,
+            TaskKind::Denoising => 1.0 / 3.0,
+        })
+    }
+
+    /// Output channels of the task models.
+    pub fn out_channels(&self) -> usize {
+        match self.task {
+            TaskKind::Segmentation => self.data.num_classes,
+            TaskKind::Denoising => 3,
+        }
+    }
+
+    /// Batch of labelled images per iteration (SupOnly uses the whole batch, all labelled).
+    pub fn labeled_per_batch(&self) -> usize {
+        match self.algorithm {
+            Algorithm::Suponly => self.train.batch_labeled + self.train.batch_unlabeled,
+            _ => self.train.batch_labeled,
+        }
+    }
+
+    pub fn unlabeled_per_batch(&self) -> usize {
+        match self.algorithm {
+            Algorithm::Suponly => 0,
+            _ => self.train.batch_unlabeled,
+        }
+    }
+
+    /// The number of stride-2 stages of F (spec section 1 deviation: keep the map >= 8x8).
+    pub fn fd_stages(&self) -> usize {
+        self.flaw_detector
+            .stride2_stages
+            .unwrap_or_else(|| crate::models::flaw_detector::default_stages(self.data.crop_size))
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut errs = Vec::new();
+        let mut check = |ok: bool, field: &str, message: String| {
+            if !ok {
+                errs.push(FieldError { field: field.into(), message });
+            }
+        };
+        let d = &self.data;
+        check(!self.name.trim().is_empty(), "name", "must not be empty".into());
+        check(
+            d.label_ratio > 0.0 && d.label_ratio <= 1.0,
+            "data.label_ratio",
+            format!("must be in (0, 1], got {}", d.label_ratio),
+        );
+        check(
+            (16..=1024).contains(&d.crop_size),
+            "data.crop_size",
+            format!("must be between 16 and 1024, got {}", d.crop_size),
+        );
+        check(d.base_size >= 8, "data.base_size", format!("must be at least 8, got {}", d.base_size));
+        check(
+            d.scale_min > 0.0 && d.scale_min <= d.scale_max,
+            "data.scale_min",
+            format!("must be > 0 and <= data.scale_max ({}), got {}", d.scale_max, d.scale_min),
+        );
+        check(d.scale_max <= 8.0, "data.scale_max", format!("must be at most 8, got {}", d.scale_max));
+        if self.task == TaskKind::Segmentation {
+            check(
+                (2..=255).contains(&d.num_classes),
+                "data.num_classes",
+                format!("must be between 2 and 255, got {}", d.num_classes),
+            );
+            if matches!(d.source, DataSource::Photos { .. }) {
+                check(false, "data.source", "photos are for the denoising task".into());
+            }
+        } else {
+            check(
+                matches!(d.source, DataSource::Photos { .. } | DataSource::Shapes { .. }),
+                "data.source",
+                "denoising needs photos (or the built-in shapes images)".into(),
+            );
+            check(
+                d.noise_sigma > 0.0 && d.noise_sigma <= 255.0,
+                "data.noise_sigma",
+                format!("must be in (0, 255], got {}", d.noise_sigma),
+            );
+        }
+        match &d.source {
+            DataSource::Shapes { train_images, val_images, image_size } => {
+                check(*train_images >= 2, "data.source.shapes.train_images", "must be at least 2".into());
+                check(*val_images >= 1, "data.source.shapes.val_images", "must be at least 1".into());
+                check(
+                    (16..=512).contains(image_size),
+                    "data.source.shapes.image_size",
+                    format!("must be between 16 and 512, got {image_size}"),
+                );
+                if self.task == TaskKind::Segmentation {
+                    check(
+                        d.num_classes == crate::data::shapes::NUM_CLASSES,
+                        "data.num_classes",
+                        format!("the shapes set has {} classes", crate::data::shapes::NUM_CLASSES),
+                    );
+                }
+            }
+            DataSource::Voc { path } => check(!path.is_empty(), "data.source.voc.path", "must be set".into()),
+            DataSource::Folder { path, val_fraction } | DataSource::Photos { path, val_fraction } => {
+                check(!path.is_empty(), "data.source.path", "must be set".into());
+                check(
+                    *val_fraction > 0.0 && *val_fraction < 1.0,
+                    "data.source.val_fraction",
+                    format!("must be in (0, 1), got {val_fraction}"),
+                );
+            }
+        }
+        for (name, net) in [("t1", &self.t1), ("t2", &self.t2)] {
+            check(
+                (4..=256).contains(&net.width),
+                &format!("{name}.width"),
+                format!("must be between 4 and 256, got {}", net.width),
+            );
+            check(
+                (2..=5).contains(&net.depth),
+                &format!("{name}.depth"),
+                format!("must be between 2 and 5, got {}", net.depth),
+            );
+            let factor = 1usize << (net.depth - 1).min(5);
+            check(
+                d.crop_size.is_multiple_of(factor),
+                "data.crop_size",
+                format!("must be a multiple of {factor} for {name} (depth {})", net.depth),
+            );
+        }
+        let f = &self.flaw_detector;
+        check((4..=128).contains(&f.ndf), "flaw_detector.ndf", format!("must be between 4 and 128, got {}", f.ndf));
+        if let Some(s) = f.stride2_stages {
+            check((1..=5).contains(&s), "flaw_detector.stride2_stages", format!("must be between 1 and 5, got {s}"));
+        }
+        // F also runs on evaluation images, whose short side is base_size.
+        let smallest = d.crop_size.min(d.base_size);
+        let stages = self.fd_stages().clamp(1, 5);
+        check(
+            crate::models::flaw_detector::map_size(smallest, stages) >= 2,
+            "flaw_detector.stride2_stages",
+            format!("{stages} stride-2 stages leave no map at a {smallest}-pixel input; use fewer"),
+        );
+        let t = &self.train;
+        check(t.batch_labeled >= 1, "train.batch_labeled", "must be at least 1".into());
+        check(
+            t.batch_unlabeled >= 1 || self.algorithm == Algorithm::Suponly,
+            "train.batch_unlabeled",
+            "must be at least 1 for gct and dual".into(),
+        );
+        check(t.batch_labeled + t.batch_unlabeled <= 256, "train.batch_labeled", "total batch must be at most 256".into());
+        check(t.iterations.is_some() || t.epochs >= 1, "train.epochs", "must be at least 1".into());
+        if let Some(it) = t.iterations {
+            check(it >= 1, "train.iterations", "must be at least 1".into());
+        }
+        for (field, v) in [("train.lr", t.lr), ("train.fd_lr", t.fd_lr)] {
+            check(v > 0.0 && v.is_finite() && v < 10.0, field, format!("must be in (0, 10), got {v}"));
+        }
+        check(t.head_lr_mult > 0.0, "train.head_lr_mult", "must be positive".into());
+        check((0.0..1.0).contains(&t.momentum), "train.momentum", "must be in [0, 1)".into());
+        check(t.weight_decay >= 0.0, "train.weight_decay", "must be >= 0".into());
+        check((0.0..1.0).contains(&t.fd_beta1), "train.fd_beta1", "must be in [0, 1)".into());
+        check((0.0..1.0).contains(&t.fd_beta2), "train.fd_beta2", "must be in [0, 1)".into());
+        check(t.fd_eps > 0.0, "train.fd_eps", "must be positive".into());
+        check(t.poly_power >= 0.0, "train.poly_power", "must be >= 0".into());
+        check(t.log_every >= 1, "train.log_every", "must be at least 1".into());
+        let g = &self.gct;
+        check(g.lambda_dc >= 0.0, "gct.lambda_dc", "must be >= 0".into());
+        check(g.lambda_fc >= 0.0, "gct.lambda_fc", "must be >= 0".into());
+        check(
+            g.dc_threshold > 0.0 && g.dc_threshold <= 1.0,
+            "gct.dc_threshold",
+            format!("must be in (0, 1], got {}", g.dc_threshold),
+        );
+        check(g.fd_scale >= 0.0, "gct.fd_scale", "must be >= 0".into());
+        if let Some(mu) = g.mu {
+            check(mu > 0.0 && mu <= 1.0, "gct.mu", format!("must be in (0, 1], got {mu}"));
+        }
+        check(g.nu <= 4, "gct.nu", "must be at most 4".into());
+        check(g.dc_rampup_epochs >= 0.0, "gct.dc_rampup_epochs", "must be >= 0".into());
+        if errs.is_empty() { Ok(()) } else { Err(ConfigErrors(errs)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_config_is_valid_and_has_spec_constants() {
+        let c = RunConfig::shapes_demo(Algorithm::Gct);
+        c.validate().unwrap();
+        assert_eq!(c.gct.lambda_dc, 100.0);
+        assert_eq!(c.gct.dc_threshold, 0.6);
+        assert_eq!(c.gct.fd_scale, 10.0);
+        assert_eq!(c.mu(), 0.5);
+        assert_eq!(c.train.fd_beta2, 0.99);
+    }
+
+    #[test]
+    fn errors_name_every_bad_field() {
+        let mut c = RunConfig::shapes_demo(Algorithm::Gct);
+        c.data.label_ratio = 0.0;
+        c.train.batch_labeled = 0;
+        c.gct.dc_threshold = 2.0;
+        let errs = c.validate().unwrap_err().0;
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert!(fields.contains(&"data.label_ratio"), "{fields:?}");
+        assert!(fields.contains(&"train.batch_labeled"), "{fields:?}");
+        assert!(fields.contains(&"gct.dc_threshold"), "{fields:?}");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_by_name() {
+        let text = "task = \"segmentation\"\nalgorithm = \"gct\"\n[data]\nsource = { kind = \"shapes\" }\n[train]\nbatch_labled = 3\n";
+        let err = RunConfig::from_toml(text).unwrap_err();
+        assert!(err.to_string().contains("batch_labled"), "{err}");
+    }
+}

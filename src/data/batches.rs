@@ -1,0 +1,212 @@
+//! The labelled/unlabelled split and the two-stream batches of spec section 6.
+//!
+//! Batch contents are a pure function of (seed, iteration): stream positions map to
+//! reshuffled passes over each stream, and augmentation and noise draw from streams named
+//! by the iteration. A resumed run therefore sees exactly the batches an uninterrupted run
+//! would have seen, without any generator state in the checkpoint.
+
+use super::augment::{View, random_view};
+use super::{Dataset, Item};
+use crate::config::{RunConfig, TaskKind};
+use crate::rng::{permutation, standard_normal, stream};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// ImageNet statistics: segmentation inputs are normalised with them.
+pub const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// Which training images keep their labels. Recorded with the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Split {
+    pub labeled: Vec<usize>,
+    pub unlabeled: Vec<usize>,
+}
+
+impl Split {
+    /// round(n * ratio) labelled images (at least 1), chosen by `split_seed`.
+    pub fn new(n: usize, ratio: f64, split_seed: u64) -> Self {
+        let n_l = ((n as f64 * ratio).round() as usize).clamp(1, n);
+        let perm = permutation(n, &mut stream(split_seed, &[b"split"]));
+        let mut labeled = perm[..n_l].to_vec();
+        let mut unlabeled = perm[n_l..].to_vec();
+        labeled.sort_unstable();
+        unlabeled.sort_unstable();
+        Self { labeled, unlabeled }
+    }
+}
+
+/// One stream of item indices, reshuffled on every pass.
+struct Stream {
+    name: &'static str,
+    items: Vec<usize>,
+    passes: HashMap<usize, Vec<usize>>,
+}
+
+impl Stream {
+    fn at(&mut self, seed: u64, pos: usize) -> usize {
+        let n = self.items.len();
+        let pass = pos / n;
+        let name = self.name;
+        let perm = self
+            .passes
+            .entry(pass)
+            .or_insert_with(|| permutation(n, &mut stream(seed, &[b"order", name.as_bytes(), &(pass as u64).to_le_bytes()])));
+        self.items[perm[pos % n]]
+    }
+}
+
+/// A batch on the host, NCHW, labelled samples first.
+#[derive(Debug, Clone)]
+pub struct HostBatch {
+    pub n: usize,
+    pub n_labeled: usize,
+    pub width: usize,
+    pub height: usize,
+    /// Network input [n, 3, H, W]: normalised (segmentation) or noisy in [0, 1] (denoising).
+    pub input: Vec<f32>,
+    /// Segmentation labels of the labelled slice, [n_labeled, S, S], 255 = ignore.
+    pub labels: Option<Vec<i32>>,
+    /// Denoising targets of the labelled slice, [n_labeled, 3, S, S].
+    pub clean: Option<Vec<f32>>,
+    /// Item indices of the samples (train split).
+    pub items: Vec<usize>,
+}
+
+pub struct Batcher {
+    seed: u64,
+    labeled: Stream,
+    unlabeled: Stream,
+    n_l: usize,
+    n_u: usize,
+}
+
+impl Batcher {
+    pub fn new(config: &RunConfig, split: &Split) -> Self {
+        Self {
+            seed: config.seed,
+            labeled: Stream { name: "labeled", items: split.labeled.clone(), passes: HashMap::new() },
+            unlabeled: Stream { name: "unlabeled", items: split.unlabeled.clone(), passes: HashMap::new() },
+            n_l: config.labeled_per_batch(),
+            n_u: config.unlabeled_per_batch(),
+        }
+    }
+
+    /// The batch of iteration `it`.
+    pub fn batch(&mut self, it: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
+        let mut items = Vec::with_capacity(self.n_l + self.n_u);
+        for j in 0..self.n_l {
+            items.push(self.labeled.at(self.seed, it * self.n_l + j));
+        }
+        for j in 0..self.n_u {
+            items.push(self.unlabeled.at(self.seed, it * self.n_u + j));
+        }
+        let d = &config.data;
+        let views: Vec<View> = items
+            .iter()
+            .enumerate()
+            .map(|(j, &idx)| {
+                let mut rng = stream(self.seed, &[b"augment", &(it as u64).to_le_bytes(), &(j as u64).to_le_bytes()]);
+                random_view(&data.train[idx], d.base_size, (d.scale_min, d.scale_max), d.crop_size, d.flip, &mut rng)
+            })
+            .collect();
+        let noise_seed = stream(self.seed, &[b"noise", &(it as u64).to_le_bytes()]);
+        assemble(&views, self.n_l, config, noise_seed, items)
+    }
+}
+
+/// Turn views into a host batch; `noise` draws the denoising noise.
+pub fn assemble(views: &[View], n_labeled: usize, config: &RunConfig, mut noise: rand_chacha::ChaCha8Rng, items: Vec<usize>) -> HostBatch {
+    let (width, height) = views.first().map(|v| (v.width, v.height)).unwrap_or((0, 0));
+    assert!(views.iter().all(|v| (v.width, v.height) == (width, height)), "a batch needs views of one size");
+    let hw = width * height;
+    let n = views.len();
+    let mut input = vec![0f32; n * 3 * hw];
+    let denoise = config.task == TaskKind::Denoising;
+    let mut clean = denoise.then(|| vec![0f32; n_labeled * 3 * hw]);
+    let mut labels = (!denoise).then(|| vec![0i32; n_labeled * hw]);
+    let sigma = (config.data.noise_sigma / 255.0) as f32;
+    for (b, v) in views.iter().enumerate() {
+        for c in 0..3 {
+            for i in 0..hw {
+                let value = v.rgb[i * 3 + c] as f32 / 255.0;
+                let dst = (b * 3 + c) * hw + i;
+                input[dst] = if denoise {
+                    if let Some(cl) = clean.as_mut().filter(|_| b < n_labeled) {
+                        cl[dst] = value;
+                    }
+                    value + sigma * standard_normal(&mut noise) as f32
+                } else {
+                    (value - MEAN[c]) / STD[c]
+                };
+            }
+        }
+        if let (Some(l), Some(m)) = (labels.as_mut(), v.mask.as_ref())
+            && b < n_labeled
+        {
+            for i in 0..hw {
+                l[b * hw + i] = m[i] as i32;
+            }
+        }
+    }
+    HostBatch { n, n_labeled, width, height, input, labels, clean, items }
+}
+
+impl HostBatch {
+    /// [n, 3, H, W] of the input.
+    pub fn input_dims(&self) -> [usize; 4] {
+        [self.n, 3, self.height, self.width]
+    }
+}
+
+/// Undo the input normalisation for display: RGB u8 interleaved.
+pub fn input_to_rgb(input: &[f32], size: usize, task: TaskKind) -> Vec<u8> {
+    let hw = size * size;
+    let mut out = vec![0u8; hw * 3];
+    for c in 0..3 {
+        for i in 0..hw {
+            let v = input[c * hw + i];
+            let v = if task == TaskKind::Denoising { v } else { v * STD[c] + MEAN[c] };
+            out[i * 3 + c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
+        }
+    }
+    out
+}
+
+/// Iterations per epoch: one pass over the longer stream (spec section 6). SupOnly uses
+/// the GCT figure so that both follow the same schedule.
+pub fn iterations_per_epoch(config: &RunConfig, split: &Split) -> usize {
+    let b_l = config.train.batch_labeled.max(1);
+    let b_u = config.train.batch_unlabeled.max(1);
+    let l = split.labeled.len().div_ceil(b_l);
+    let u = split.unlabeled.len().div_ceil(b_u);
+    l.max(u).max(1)
+}
+
+/// Convenience for tests and probes: the item list of a split side.
+pub fn items<'a>(data: &'a Dataset, idx: &[usize]) -> Vec<&'a Item> {
+    idx.iter().map(|&i| &data.train[i]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_sizes_and_disjointness() {
+        let s = Split::new(100, 0.125, 3);
+        assert_eq!(s.labeled.len(), 13);
+        assert_eq!(s.unlabeled.len(), 87);
+        assert!(s.labeled.iter().all(|i| !s.unlabeled.contains(i)));
+        assert_eq!(s, Split::new(100, 0.125, 3));
+        assert_ne!(s, Split::new(100, 0.125, 4));
+    }
+
+    #[test]
+    fn every_item_is_seen_once_per_pass() {
+        let mut st = Stream { name: "labeled", items: vec![4, 8, 15, 16, 23], passes: HashMap::new() };
+        let mut seen: Vec<usize> = (0..5).map(|p| st.at(7, p)).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, vec![4, 8, 15, 16, 23]);
+    }
+}

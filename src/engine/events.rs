@@ -1,0 +1,152 @@
+//! What the engine reports. Everything is plain data (serde), so the server can store and
+//! forward it without knowing about tensors.
+
+use crate::data::batches::Split;
+use crate::metrics::segmentation::SegScores;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    Started(RunInfo),
+    Step(StepMetrics),
+    Eval(EvalReport),
+    Snapshot(Snapshot),
+    Checkpoint(CheckpointInfo),
+    /// The run reached its last iteration.
+    Finished { step: usize },
+    /// A stop was asked for; the iteration in flight finished and a checkpoint was written.
+    Stopped { step: usize },
+    Failed { step: usize, message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub device: String,
+    pub total_iterations: usize,
+    pub iterations_per_epoch: usize,
+    /// The first iteration this process runs (0, or the checkpoint's step on resume).
+    pub start_step: usize,
+    pub train_images: usize,
+    pub val_images: usize,
+    pub split: Split,
+    pub fd_stages: usize,
+    pub fd_map_size: usize,
+    pub probes: Vec<ProbeInfo>,
+    pub class_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    pub name: String,
+    pub labeled: bool,
+}
+
+/// Losses of one task model at one step (each term as it enters the total).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ModelLosses {
+    pub sup: f64,
+    pub dc: f64,
+    pub fc: f64,
+    pub total: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepMetrics {
+    /// Iterations completed (1-based: step 1 is the first iteration).
+    pub step: usize,
+    pub epoch: f64,
+    pub lr: f64,
+    pub fd_lr: f64,
+    /// r(t), the ramp-up factor.
+    pub rampup: f64,
+    /// lambda_dc * r(t): the weight the dc loss had at this step.
+    pub dc_weight: f64,
+    pub t1: ModelLosses,
+    pub t2: Option<ModelLosses>,
+    pub fd_loss: Option<f64>,
+    /// Share of pixels where T1 learned from T2 (dc mask), T2 from T1, and under the fc mask.
+    pub dc_share_t1: Option<f64>,
+    pub dc_share_t2: Option<f64>,
+    pub fc_share: Option<f64>,
+    pub ms_per_iter: f64,
+    pub images_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelEval {
+    /// "T1" or "T2".
+    pub model: String,
+    pub seg: Option<SegScores>,
+    pub psnr: Option<f64>,
+    pub ssim: Option<f64>,
+    /// The headline number: mIoU (segmentation) or PSNR (denoising).
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FlawEval {
+    /// F's MSE against C(.) on the labelled validation images, per model.
+    pub loss_t1: f64,
+    pub loss_t2: f64,
+    /// AUROC of F's map as a detector of wrongly predicted pixels (segmentation).
+    pub auroc_t1: Option<f64>,
+    pub auroc_t2: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EvalReport {
+    pub step: usize,
+    pub epoch: f64,
+    pub models: Vec<ModelEval>,
+    pub flaw: Option<FlawEval>,
+    /// Agreement of T1 and T2 (share of pixels with the same class / mean |p1 - p2|).
+    pub agreement: Option<f64>,
+    /// This evaluation is the best so far (by the better model's score).
+    pub best: bool,
+}
+
+/// A visual snapshot of the probe images at one step.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub step: usize,
+    pub size: usize,
+    pub probes: Vec<ProbeSnapshot>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeSnapshot {
+    pub index: usize,
+    pub name: String,
+    pub labeled: bool,
+    pub layers: Vec<Layer>,
+}
+
+/// One picture of a probe: an RGB image, a class map, or a continuous map.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Layer {
+    /// input, ground_truth, t1, t2, flaw_raw_t1/t2, flaw_t1/t2 (handled), target_t1/t2 (C),
+    /// error_t1/t2 (true error), dc_mask_t1/t2, fc_mask.
+    pub name: String,
+    pub data: LayerData,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LayerData {
+    /// Interleaved RGB, H x W x 3.
+    Rgb { values: Vec<u8> },
+    /// Class index per pixel (255 = ignore).
+    Classes { values: Vec<u8> },
+    /// A continuous map, H x W (flaw maps, targets, masks in {0, 1}).
+    Map { values: Vec<f32> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointInfo {
+    pub step: usize,
+    pub path: String,
+    pub bytes: u64,
+    /// Written because the last evaluation was the best so far.
+    pub best: bool,
+}

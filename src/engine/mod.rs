@@ -1,0 +1,66 @@
+//! The training engine behind a narrow interface: a config in, a stream of events out, a
+//! stop signal. It runs on its own thread and never touches the web or the database.
+
+pub mod checkpoint;
+pub mod evaluate;
+pub mod events;
+pub mod nets;
+pub mod snapshot;
+pub mod step;
+mod trainer;
+
+pub use events::Event;
+
+use crate::config::{ConfigErrors, RunConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::thread::JoinHandle;
+
+/// Where a run reads and writes.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// Relative dataset paths in the config resolve against this folder.
+    pub data_root: PathBuf,
+    /// Checkpoints go to `<out_dir>/checkpoints/`.
+    pub out_dir: PathBuf,
+    /// Continue from this checkpoint: same schedule, same batches from its step on.
+    pub resume: Option<PathBuf>,
+}
+
+/// Asks a run to stop: it finishes the iteration in flight, writes a checkpoint and
+/// reports `Event::Stopped`.
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+pub struct RunHandle {
+    pub events: Receiver<Event>,
+    pub stop: StopHandle,
+    pub thread: JoinHandle<()>,
+}
+
+/// Start a run on a new thread. The config is validated first; everything that goes wrong
+/// later (missing device, corrupt image, ...) arrives as `Event::Failed` and never panics
+/// the caller. The last event is always one of Finished, Stopped or Failed.
+pub fn start(config: RunConfig, options: StartOptions) -> Result<RunHandle, ConfigErrors> {
+    config.validate()?;
+    let (tx, rx) = channel();
+    let stop = StopHandle::default();
+    let stop2 = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("train-{}", config.name))
+        .spawn(move || trainer::run(config, options, tx, stop2))
+        .expect("spawning a training thread");
+    Ok(RunHandle { events: rx, stop, thread })
+}

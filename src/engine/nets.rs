@@ -1,0 +1,95 @@
+//! The three networks of a run and their optimisers.
+
+use crate::config::{Algorithm, RunConfig, TaskKind};
+use crate::models::flaw_detector::FlawDetector;
+use crate::models::{TaskNet, TaskNetSpec, init};
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::tensor::{Device, Gradients};
+
+/// T1, T2 (gct, dual) and F (gct). Saved as one module: parameter paths start with
+/// `t1.`, `t2.` and `f.`.
+#[derive(Module, Debug)]
+pub struct Nets {
+    pub t1: TaskNet,
+    pub t2: Option<TaskNet>,
+    pub f: Option<FlawDetector>,
+}
+
+impl Nets {
+    /// Build and initialise; T1 and T2 always get different initialisation streams.
+    pub fn new(config: &RunConfig, device: &Device) -> Self {
+        let spec = TaskNetSpec {
+            in_channels: 3,
+            out_channels: config.out_channels(),
+            residual: config.task == TaskKind::Denoising,
+            crop_size: config.data.crop_size,
+        };
+        let two = config.algorithm != Algorithm::Suponly;
+        let f = (config.algorithm == Algorithm::Gct).then(|| {
+            let fd = FlawDetector::new(3 + config.out_channels(), config.flaw_detector.ndf, config.fd_stages(), device);
+            init::initialise(fd, "f", config.seed)
+        });
+        Self {
+            t1: TaskNet::new(&config.t1, spec, "t1", config.seed, device),
+            t2: two.then(|| TaskNet::new(&config.t2, spec, "t2", config.seed, device)),
+            f,
+        }
+    }
+}
+
+pub struct Optimisers {
+    pub t1: ModuleOptimizer,
+    pub t2: Option<ModuleOptimizer>,
+    pub f: Option<ModuleOptimizer>,
+}
+
+/// SGD as PyTorch's: dampening 0 (burn's default is 0.1), no Nesterov, L2 weight decay.
+pub fn task_optimiser(config: &RunConfig) -> ModuleOptimizer {
+    let t = &config.train;
+    SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_momentum(t.momentum).with_dampening(0.0).with_nesterov(false)))
+        .with_weight_decay((t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32)))
+        .init()
+}
+
+/// Adam(0.9, 0.99), eps 1e-8 (burn's default is 1e-5), no weight decay.
+pub fn flaw_optimiser(config: &RunConfig) -> ModuleOptimizer {
+    let t = &config.train;
+    AdamConfig::new()
+        .with_beta_1(t.fd_beta1 as f32)
+        .with_beta_2(t.fd_beta2 as f32)
+        .with_epsilon(t.fd_eps as f32)
+        .init()
+}
+
+impl Optimisers {
+    pub fn new(config: &RunConfig, nets: &Nets) -> Self {
+        Self {
+            t1: task_optimiser(config),
+            t2: nets.t2.as_ref().map(|_| task_optimiser(config)),
+            f: nets.f.as_ref().map(|_| flaw_optimiser(config)),
+        }
+    }
+}
+
+/// One SGD step of a task model: the head at `lr * head_mult` (spec: x10), the rest at `lr`.
+/// Takes this model's gradients out of `grads`, leaving the other model's in place.
+pub fn step_task_net(net: TaskNet, opt: &mut ModuleOptimizer, lr: f64, head_mult: f64, grads: &mut Gradients) -> TaskNet {
+    match net {
+        TaskNet::Unet(mut m) => {
+            let head = GradientsParams::from_module(grads, &m.head);
+            m.head = opt.step(lr * head_mult, m.head, head);
+            let body = GradientsParams::from_module(grads, &m);
+            TaskNet::Unet(opt.step(lr, m, body))
+        }
+        TaskNet::Deeplab(mut m) => {
+            let head = GradientsParams::from_module(grads, &m.aspp);
+            m.aspp = opt.step(lr * head_mult, m.aspp, head);
+            let body = GradientsParams::from_module(grads, &m);
+            TaskNet::Deeplab(opt.step(lr, m, body))
+        }
+    }
+}

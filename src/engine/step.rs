@@ -1,0 +1,165 @@
+//! One training iteration of each algorithm (spec section 5), on tensors already on the
+//! device. Kept free of data loading and reporting so it can be tested directly.
+//!
+//! Named deviation: in train mode, the "no gradient" forward of step 1 and the forward of
+//! step 2 compute the same values (same parameters, same batch statistics), so T1, T2 and
+//! the frozen F are run once per iteration and step 1 reads the detached outputs. The
+//! only difference from the reference is that BatchNorm running statistics (used at
+//! evaluation) are updated once per iteration instead of twice.
+
+use super::nets::{Nets, Optimisers, step_task_net};
+use crate::gct::losses::{dc_loss, fc_loss, flaw_detector_loss};
+use crate::gct::targets::{FlawParams, dc_targets, flaw_target, handle_flaw};
+use crate::models::flaw_detector::FlawDetector;
+use crate::task::{Labels, Task};
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use crate::data::batches::HostBatch;
+use crate::host::{f32_tensor, i32_tensor};
+use burn::tensor::{Device, Tensor};
+
+/// The batch on the training (autodiff) device; the first `n_labeled` samples are labelled.
+pub struct DeviceBatch {
+    pub input: Tensor<4>,
+    pub labels: Labels,
+    pub n_labeled: usize,
+}
+
+impl DeviceBatch {
+    /// Copy a host batch to `device`.
+    pub fn upload(hb: &HostBatch, device: &Device) -> Self {
+        let (h, w) = (hb.height, hb.width);
+        let input = f32_tensor(hb.input.clone(), hb.input_dims(), device);
+        let labels = match (&hb.labels, &hb.clean) {
+            (Some(l), _) => Labels::Classes(i32_tensor(l.clone(), [hb.n_labeled, h, w], device)),
+            (_, Some(c)) => Labels::Clean(f32_tensor(c.clone(), [hb.n_labeled, 3, h, w], device)),
+            _ => unreachable!("a training batch has labels"),
+        };
+        Self { input, labels, n_labeled: hb.n_labeled }
+    }
+}
+
+/// Per-iteration hyper-parameters after the schedules.
+#[derive(Debug, Clone, Copy)]
+pub struct StepParams {
+    pub lr: f64,
+    pub fd_lr: f64,
+    pub head_lr_mult: f64,
+    /// lambda_dc * r(t).
+    pub dc_weight: f32,
+    pub lambda_fc: f32,
+    pub fd_scale: f32,
+    pub flaw: FlawParams,
+}
+
+/// Loss terms still on the device; read back only when reported.
+pub struct StepLosses {
+    /// sup, dc, fc for T1, then for T2 (zeros where a term does not exist).
+    pub terms: Vec<Tensor<1>>,
+    pub fd: Option<Tensor<1>>,
+    /// Mean of the dc masks of T1 and T2 and of the fc mask.
+    pub shares: Option<[Tensor<1>; 3]>,
+}
+
+fn zero(like: &Tensor<1>) -> Tensor<1> {
+    like.zeros_like().detach()
+}
+
+/// Step 1 + step 2 of GCT: the task models learn from labels, from each other where F
+/// says the other is better, and from F where both are bad. F's parameters do not move.
+/// Returns the detached activated predictions for the F step.
+pub fn gct_task_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> (StepLosses, Tensor<4>, Tensor<4>) {
+    let f = nets.f.as_ref().expect("gct has a flaw detector");
+    // Frozen F: its parameters get no gradient; BatchNorm stays in train mode as in the
+    // reference, and its running statistics (shared with F) may update.
+    let frozen = f.clone().no_grad();
+    let x = batch.input.clone();
+    let t2 = nets.t2.as_ref().expect("gct has T2");
+    let (out1, out2) = (nets.t1.forward(x.clone()), t2.forward(x.clone()));
+    let (p1, p2) = (task.activate(out1.clone()), task.activate(out2.clone()));
+    let (f1, f2) = (frozen.forward(x.clone(), p1.clone()), frozen.forward(x, p2.clone()));
+
+    let (h1, h2) = (handle_flaw(f1.clone().detach(), &hp.flaw), handle_flaw(f2.clone().detach(), &hp.flaw));
+    let (p1d, p2d) = (p1.clone().detach(), p2.clone().detach());
+    let dc = dc_targets(p1d.clone(), p2d.clone(), h1, h2, hp.flaw.xi);
+
+    let n_l = batch.n_labeled;
+    let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), &batch.labels);
+    let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), &batch.labels);
+    let dc1 = dc_loss(p1, dc.t1, hp.dc_weight);
+    let dc2 = dc_loss(p2, dc.t2, hp.dc_weight);
+    let fc1 = fc_loss(f1, dc.fc_mask.clone(), hp.lambda_fc);
+    let fc2 = fc_loss(f2, dc.fc_mask.clone(), hp.lambda_fc);
+    let total = sup1.clone() + dc1.clone() + fc1.clone() + sup2.clone() + dc2.clone() + fc2.clone();
+
+    // The two models' losses are independent, so one backward gives each its own gradients.
+    let mut grads = total.backward();
+    let t1 = nets.t1.clone();
+    nets.t1 = step_task_net(t1, &mut opts.t1, hp.lr, hp.head_lr_mult, &mut grads);
+    let t2 = nets.t2.take().expect("gct has T2");
+    nets.t2 = Some(step_task_net(t2, opts.t2.as_mut().expect("T2 optimiser"), hp.lr, hp.head_lr_mult, &mut grads));
+
+    let shares = [dc.dc_mask1.mean(), dc.dc_mask2.mean(), dc.fc_mask.mean()];
+    let losses = StepLosses {
+        terms: [sup1, dc1, fc1, sup2, dc2, fc2].into_iter().map(Tensor::detach).collect(),
+        fd: None,
+        shares: Some(shares),
+    };
+    (losses, p1d, p2d)
+}
+
+/// Step 3 of GCT: F learns to regress C(p, y) on the labelled slice, from the detached
+/// predictions of step 1. No gradient reaches the task models.
+pub fn gct_flaw_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, p1: Tensor<4>, p2: Tensor<4>) -> Tensor<1> {
+    let n_l = batch.n_labeled;
+    let f: FlawDetector = nets.f.take().expect("gct has a flaw detector");
+    // F runs on the full batch and is sliced, so its batch statistics match the reference.
+    let f1 = f.forward(batch.input.clone(), p1.clone()).narrow(0, 0, n_l);
+    let f2 = f.forward(batch.input.clone(), p2.clone()).narrow(0, 0, n_l);
+    let y = task.label_as_pred(&batch.labels);
+    let c1 = flaw_target(p1.narrow(0, 0, n_l), y.clone(), &hp.flaw);
+    let c2 = flaw_target(p2.narrow(0, 0, n_l), y, &hp.flaw);
+    let loss = flaw_detector_loss(f1, c1, f2, c2, hp.fd_scale);
+    let grads = GradientsParams::from_grads(loss.backward(), &f);
+    nets.f = Some(opts.f.as_mut().expect("F optimiser").step(hp.fd_lr, f, grads));
+    loss.detach()
+}
+
+/// A whole GCT iteration: task step, then F step.
+pub fn gct_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
+    let (mut losses, p1, p2) = gct_task_step(nets, opts, batch, task, hp);
+    losses.fd = Some(gct_flaw_step(nets, opts, batch, task, hp, p1, p2));
+    losses
+}
+
+/// The "dual without F" ablation: each model learns from the other's prediction on every pixel.
+pub fn dual_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
+    let x = batch.input.clone();
+    let t2 = nets.t2.as_ref().expect("dual has T2");
+    let (out1, out2) = (nets.t1.forward(x.clone()), t2.forward(x));
+    let (p1, p2) = (task.activate(out1.clone()), task.activate(out2.clone()));
+    let n_l = batch.n_labeled;
+    let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), &batch.labels);
+    let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), &batch.labels);
+    let dc1 = dc_loss(p1.clone(), p2.clone().detach(), hp.dc_weight);
+    let dc2 = dc_loss(p2, p1.detach(), hp.dc_weight);
+    let total = sup1.clone() + dc1.clone() + sup2.clone() + dc2.clone();
+    let mut grads = total.backward();
+    let t1 = nets.t1.clone();
+    nets.t1 = step_task_net(t1, &mut opts.t1, hp.lr, hp.head_lr_mult, &mut grads);
+    let t2 = nets.t2.take().expect("dual has T2");
+    nets.t2 = Some(step_task_net(t2, opts.t2.as_mut().expect("T2 optimiser"), hp.lr, hp.head_lr_mult, &mut grads));
+    let z = zero(&sup1);
+    StepLosses { terms: vec![sup1.detach(), dc1.detach(), z.clone(), sup2.detach(), dc2.detach(), z], fd: None, shares: None }
+}
+
+/// SupOnly: T1 alone with L_sup on an all-labelled batch.
+pub fn suponly_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
+    let out = nets.t1.forward(batch.input.clone());
+    let sup = task.supervised_loss(out.narrow(0, 0, batch.n_labeled), &batch.labels);
+    let mut grads = sup.backward();
+    let t1 = nets.t1.clone();
+    nets.t1 = step_task_net(t1, &mut opts.t1, hp.lr, hp.head_lr_mult, &mut grads);
+    let z = zero(&sup);
+    StepLosses { terms: vec![sup.detach(), z.clone(), z], fd: None, shares: None }
+}

@@ -1,0 +1,220 @@
+//! The training loop: data, schedules, the per-algorithm step, reporting, evaluation,
+//! snapshots and checkpoints.
+
+use super::checkpoint::{self, CheckpointMeta};
+use super::evaluate::Evaluator;
+use super::events::{CheckpointInfo, Event, ModelLosses, RunInfo, StepMetrics};
+use super::nets::{Nets, Optimisers};
+use super::snapshot::{self, Probes};
+use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step, suponly_step};
+use super::{StartOptions, StopHandle};
+use crate::config::{Algorithm, DataSource, RunConfig, TaskKind};
+use crate::data::batches::{Batcher, Split, iterations_per_epoch};
+use crate::data::{self, shapes};
+use crate::device;
+use crate::gct::schedule::{poly_lr, rampup};
+use crate::host::to_f32;
+use crate::models::flaw_detector::map_size;
+use burn::tensor::Tensor;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+pub(super) fn run(config: RunConfig, options: StartOptions, tx: Sender<Event>, stop: StopHandle) {
+    let mut step = 0;
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| train(&config, &options, &tx, &stop, &mut step)));
+    let last = match outcome {
+        Ok(Ok(event)) => event,
+        Ok(Err(message)) => Event::Failed { step, message },
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "training panicked".into());
+            Event::Failed { step, message: format!("internal error: {message}") }
+        }
+    };
+    let _ = tx.send(last);
+}
+
+fn checkpoint_path(out_dir: &Path, step: usize) -> PathBuf {
+    out_dir.join("checkpoints").join(format!("step-{step:06}.safetensors"))
+}
+
+/// Read every loss term back in one transfer (a single sync point).
+fn read_losses(l: &StepLosses) -> (Vec<f64>, Option<f64>, Option<[f64; 3]>) {
+    let mut all: Vec<Tensor<1>> = l.terms.clone();
+    all.extend(l.fd.clone());
+    if let Some(s) = &l.shares {
+        all.extend(s.iter().cloned());
+    }
+    let v: Vec<f64> = to_f32(Tensor::cat(all, 0)).into_iter().map(f64::from).collect();
+    let n = l.terms.len();
+    let fd = l.fd.as_ref().map(|_| v[n]);
+    let off = n + usize::from(fd.is_some());
+    let shares = l.shares.as_ref().map(|_| [v[off], v[off + 1], v[off + 2]]);
+    (v[..n].to_vec(), fd, shares)
+}
+
+fn losses_of(terms: &[f64]) -> ModelLosses {
+    ModelLosses { sup: terms[0], dc: terms[1], fc: terms[2], total: terms[0] + terms[1] + terms[2] }
+}
+
+fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &StopHandle, step_out: &mut usize) -> Result<Event, String> {
+    let acquired = device::acquire(config.device)?;
+    let device = acquired.device.clone();
+    let train_device = device.clone().autodiff();
+    let data = data::load(config, &options.data_root).map_err(|e| e.to_string())?;
+    let split = Split::new(data.train.len(), config.data.label_ratio, config.data.split_seed);
+    if config.algorithm != Algorithm::Suponly && split.unlabeled.is_empty() {
+        return Err(format!(
+            "data.label_ratio = {} leaves no unlabelled training images; {} needs some (use suponly for fully labelled training)",
+            config.data.label_ratio, config.algorithm
+        ));
+    }
+    let ipe = iterations_per_epoch(config, &split);
+    let total = config.train.iterations.unwrap_or(config.train.epochs * ipe);
+
+    let (mut nets, mut opts, start, mut best) = match &options.resume {
+        Some(path) => {
+            let loaded = checkpoint::load(path, &train_device)?;
+            check_resumable(config, &loaded.meta.config)?;
+            (loaded.nets, loaded.optimisers, loaded.meta.step, loaded.meta.best_score)
+        }
+        None => {
+            let nets = Nets::new(config, &train_device);
+            let opts = Optimisers::new(config, &nets);
+            (nets, opts, 0, None)
+        }
+    };
+    *step_out = start;
+
+    let task = config.task_spec();
+    let flaw = config.flaw_params();
+    let probes = Probes::choose(config, &data, &split);
+    let class_names = match (&config.data.source, config.task) {
+        (DataSource::Shapes { .. }, TaskKind::Segmentation) => shapes::CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+        (_, TaskKind::Segmentation) => (0..config.data.num_classes).map(|k| format!("class {k}")).collect(),
+        _ => Vec::new(),
+    };
+    let _ = tx.send(Event::Started(RunInfo {
+        device: acquired.name.clone(),
+        total_iterations: total,
+        iterations_per_epoch: ipe,
+        start_step: start,
+        train_images: data.train.len(),
+        val_images: data.val.len(),
+        split: split.clone(),
+        fd_stages: config.fd_stages(),
+        fd_map_size: map_size(config.data.crop_size, config.fd_stages()),
+        probes: probes.info.clone(),
+        class_names,
+    }));
+
+    let evaluator = Evaluator { config, task, flaw, device: device.clone() };
+    let mut batcher = Batcher::new(config, &split);
+    let rampup_iters = (config.gct.dc_rampup_epochs * ipe as f64).round() as usize;
+    let every = |n: usize| if n == 0 { ipe } else { n };
+    let (eval_every, ckpt_every) = (every(config.train.eval_every), every(config.train.checkpoint_every));
+    let write_checkpoint = |nets: &Nets, opts: &Optimisers, step: usize, best_score: Option<f64>, is_best: bool| -> Result<(), String> {
+        let path = if is_best { options.out_dir.join("checkpoints").join("best.safetensors") } else { checkpoint_path(&options.out_dir, step) };
+        let meta = CheckpointMeta { step, config: config.clone(), best_score };
+        let bytes = checkpoint::save(&path, nets, opts, &meta)?;
+        let _ = tx.send(Event::Checkpoint(CheckpointInfo { step, path: path.display().to_string(), bytes, best: is_best }));
+        Ok(())
+    };
+
+    let mut window = Instant::now();
+    let mut window_iters = 0usize;
+    for it in start..total {
+        if stop.is_stopped() {
+            write_checkpoint(&nets, &opts, it, best, false)?;
+            return Ok(Event::Stopped { step: it });
+        }
+        let host = batcher.batch(it, &data, config);
+        let batch = DeviceBatch::upload(&host, &train_device);
+        let r = rampup(it, rampup_iters);
+        let t = &config.train;
+        let hp = StepParams {
+            lr: poly_lr(t.lr, it, total, t.poly_power),
+            fd_lr: poly_lr(t.fd_lr, it, total, t.poly_power),
+            head_lr_mult: t.head_lr_mult,
+            dc_weight: (config.gct.lambda_dc * r) as f32,
+            lambda_fc: config.gct.lambda_fc as f32,
+            fd_scale: config.gct.fd_scale as f32,
+            flaw,
+        };
+        let losses = match config.algorithm {
+            Algorithm::Gct => gct_step(&mut nets, &mut opts, &batch, &task, &hp),
+            Algorithm::Dual => dual_step(&mut nets, &mut opts, &batch, &task, &hp),
+            Algorithm::Suponly => suponly_step(&mut nets, &mut opts, &batch, &task, &hp),
+        };
+        let step = it + 1;
+        *step_out = step;
+        window_iters += 1;
+        let epoch = step as f64 / ipe as f64;
+
+        if step % t.log_every == 0 || step == total {
+            let (terms, fd, shares) = read_losses(&losses);
+            if terms.iter().chain(fd.iter()).any(|v| !v.is_finite()) {
+                return Err(format!("the loss became non-finite at step {step} ({terms:?}); try a lower train.lr"));
+            }
+            let ms = window.elapsed().as_secs_f64() * 1000.0 / window_iters as f64;
+            window = Instant::now();
+            window_iters = 0;
+            let _ = tx.send(Event::Step(StepMetrics {
+                step,
+                epoch,
+                lr: hp.lr,
+                fd_lr: hp.fd_lr,
+                rampup: r,
+                dc_weight: config.gct.lambda_dc * r,
+                t1: losses_of(&terms[..3]),
+                t2: (terms.len() == 6).then(|| losses_of(&terms[3..])),
+                fd_loss: fd,
+                dc_share_t1: shares.map(|s| s[0]),
+                dc_share_t2: shares.map(|s| s[1]),
+                fc_share: shares.map(|s| s[2]),
+                ms_per_iter: ms,
+                images_per_sec: host.n as f64 * 1000.0 / ms.max(1e-9),
+            }));
+        }
+        if t.vis_every > 0 && !probes.is_empty() && (step % t.vis_every == 0 || step == 1 || step == total) {
+            let snap = snapshot::take(&probes, &nets, &task, &flaw, config, &device, step);
+            let _ = tx.send(Event::Snapshot(snap));
+        }
+        if step % eval_every == 0 || step == total {
+            let mut report = evaluator.run(&nets, &data.val, step, epoch);
+            let score = report.models.iter().map(|m| m.score).filter(|s| s.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+            report.best = score.is_finite() && best.is_none_or(|b| score > b);
+            if report.best {
+                best = Some(score);
+            }
+            let is_best = report.best;
+            let _ = tx.send(Event::Eval(report));
+            if is_best {
+                write_checkpoint(&nets, &opts, step, best, true)?;
+            }
+        }
+        if step % ckpt_every == 0 || step == total {
+            write_checkpoint(&nets, &opts, step, best, false)?;
+        }
+    }
+    Ok(Event::Finished { step: total })
+}
+
+/// A checkpoint may be resumed under a config that differs only in name and device.
+fn check_resumable(config: &RunConfig, saved: &RunConfig) -> Result<(), String> {
+    let strip = |c: &RunConfig| {
+        let mut c = c.clone();
+        c.name.clear();
+        c.device = Default::default();
+        c
+    };
+    if strip(config) != strip(saved) {
+        return Err("the checkpoint was written under a different config (only name and device may change on resume)".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! Spec sections 2 and 3: the flaw detector's target C(p, y), the flaw-map handler H(f),
+//! the dynamic-consistency (dc) targets and masks, and the flaw-correction (fc) mask.
+//! Everything here runs without gradient on detached tensors.
+
+use super::kernels::KernelSizes;
+use super::ops::{blur, dilate, min_max_normalise, per_sample_min_max};
+use burn::tensor::{Int, Tensor};
+
+/// The constants of C(.) and H(.) for one run.
+#[derive(Debug, Clone, Copy)]
+pub struct FlawParams {
+    pub kernels: KernelSizes,
+    /// mu: 0.5 for segmentation (then e = 1 - p_true), 1/O for restoration.
+    pub mu: f32,
+    /// nu: rounds of dilation + blur.
+    pub nu: usize,
+    /// xi: the flaw threshold of the dc targets and the fc mask.
+    pub xi: f32,
+}
+
+/// Labels in prediction format: one-hot over K classes; an ignore pixel (255, or any
+/// value >= K) becomes the all-zero vector (it is not masked out, spec section 2).
+pub fn one_hot(labels: Tensor<3, Int>, num_classes: usize) -> Tensor<4> {
+    let planes: Vec<Tensor<3>> = (0..num_classes)
+        .map(|k| labels.clone().equal_elem(k as i64).float())
+        .collect();
+    Tensor::stack(planes, 1)
+}
+
+/// e = mu * sum over channels of |y - p|: the unblurred "true error" map, [N, 1, H, W].
+pub fn error_map(pred: Tensor<4>, label_as_pred: Tensor<4>, mu: f32) -> Tensor<4> {
+    (label_as_pred - pred).abs().sum_dim(1).mul_scalar(mu)
+}
+
+/// C(p, y): blur, nu x (dilate, blur), per-sample min-max. Targets in [0, 1].
+pub fn flaw_target(pred: Tensor<4>, label_as_pred: Tensor<4>, fp: &FlawParams) -> Tensor<4> {
+    let mut e = blur(error_map(pred, label_as_pred, fp.mu), fp.kernels.s8);
+    for _ in 0..fp.nu {
+        e = blur(dilate(e), fp.kernels.s4);
+    }
+    min_max_normalise(e)
+}
+
+/// H(f): clip at 0, blur, and min-max normalise; a map whose maximum is <= 0.1 is zeroed
+/// first and then normalised with the pre-zeroing min and max, so it becomes a constant
+/// <= 0 (every pixel counts as good), exactly as the reference does.
+pub fn handle_flaw(raw: Tensor<4>, fp: &FlawParams) -> Tensor<4> {
+    let h = blur(raw.clamp_min(0.0), fp.kernels.s16);
+    let (mn, mx) = per_sample_min_max(&h);
+    let keep = mx.clone().greater_elem(0.1).float();
+    (h * keep - mn.clone()) / (mx - mn).add_scalar(1e-9)
+}
+
+/// What the dc/fc step of one iteration produces.
+#[derive(Debug, Clone)]
+pub struct DcTargets {
+    /// Target for T1: its own prediction where it is not worse than T2, T2's elsewhere.
+    pub t1: Tensor<4>,
+    pub t2: Tensor<4>,
+    /// 1 where T1 learns from T2 (the dc mask of T1 shown in the inspector), [N, 1, H, W].
+    pub dc_mask1: Tensor<4>,
+    pub dc_mask2: Tensor<4>,
+    /// 1 where both handled flaw maps exceed xi: both models are bad there.
+    pub fc_mask: Tensor<4>,
+}
+
+/// Spec section 3 from the handled flaw maps h1, h2 and the activated predictions p1, p2.
+pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi: f32) -> DcTargets {
+    let saturate = |h: Tensor<4>| h.clone().mask_fill(h.greater_elem(xi), 1.0);
+    let (s1, s2) = (saturate(h1.clone()), saturate(h2.clone()));
+    let keep1 = s2.clone().greater_equal(s1.clone()).float();
+    let keep2 = s1.greater_equal(s2).float();
+    let t1 = p1.clone() * keep1.clone() + p2.clone() * keep1.clone().neg().add_scalar(1.0);
+    let t2 = p2 * keep2.clone() + p1 * keep2.clone().neg().add_scalar(1.0);
+    let fc_mask = h1.greater_elem(xi).bool_and(h2.greater_elem(xi)).float();
+    DcTargets {
+        t1,
+        t2,
+        dc_mask1: keep1.neg().add_scalar(1.0),
+        dc_mask2: keep2.neg().add_scalar(1.0),
+        fc_mask,
+    }
+}

@@ -1,0 +1,17 @@
+//! flawmap: Guided Collaborative Training (Ke et al., ECCV 2020) for pixel-wise
+//! semi-supervised learning.
+//!
+//! The library is the training engine. It knows nothing of the web: a caller hands a
+//! [`config::RunConfig`] to [`engine::start`], reads [`engine::Event`]s from a channel and
+//! may ask it to stop through an [`engine::StopHandle`].
+
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod engine;
+pub mod gct;
+pub mod host;
+pub mod metrics;
+pub mod models;
+pub mod rng;
+pub mod task;

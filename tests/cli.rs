@@ -1,0 +1,65 @@
+//! The `flawmap` binary as a user runs it.
+
+use std::process::Command;
+
+fn flawmap() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flawmap"))
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn an_invalid_config_exits_non_zero_naming_the_field() {
+    let dir = tmp("cli_invalid");
+    let path = dir.join("bad.toml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shapes-gct.toml")).unwrap();
+    std::fs::write(&path, text.replace("label_ratio = 0.125", "label_ratio = 3.0")).unwrap();
+    let out = flawmap().args(["train", "--config"]).arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("data.label_ratio"), "{err}");
+
+    std::fs::write(&path, text.replace("batch_labeled = 4", "batch_labled = 4")).unwrap();
+    let out = flawmap().args(["train", "--config"]).arg(&path).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("batch_labled"));
+}
+
+#[test]
+fn example_configs_are_valid() {
+    for name in ["shapes-gct", "shapes-suponly", "nuclei-gct", "photos-denoise"] {
+        let text = std::fs::read_to_string(format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        flawmap::config::RunConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[test]
+fn train_then_eval_a_checkpoint() {
+    let dir = tmp("cli_train");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shapes-gct.toml")).unwrap();
+    let text = text
+        .replace("train_images = 320, val_images = 48, image_size = 64", "train_images = 16, val_images = 2, image_size = 32")
+        .replace("crop_size = 64", "crop_size = 32")
+        .replace("base_size = 64", "base_size = 32")
+        .replace("width = 16", "width = 8")
+        .replace("ndf = 32", "ndf = 8")
+        .replace("epochs = 6", "iterations = 4");
+    let cfg = dir.join("tiny.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = flawmap().args(["train", "--device", "cpu", "--config"]).arg(&cfg).arg("--out").arg(dir.join("out")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("finished at step 4") && stdout.contains("T1") && stdout.contains("T2"), "{stdout}");
+    assert!(std::fs::read_to_string(dir.join("out/events.jsonl")).unwrap().lines().count() > 4);
+
+    let ckpt = dir.join("out/checkpoints/step-000004.safetensors");
+    let out = flawmap().args(["eval", "--device", "cpu", "--checkpoint"]).arg(&ckpt).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("at step 4") && stdout.contains("T2"), "{stdout}");
+}

@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use flawmap::config::{Algorithm, DataSource, RunConfig};
+use flawmap::engine::{self, Event, StartOptions};
+use std::path::{Path, PathBuf};
+
+/// A small GCT config on the shapes set that trains in seconds on a CPU.
+pub fn tiny(algorithm: Algorithm, iterations: usize) -> RunConfig {
+    let mut c = RunConfig::shapes_demo(algorithm);
+    c.name = format!("tiny-{algorithm}");
+    c.device = flawmap::device::DeviceChoice::Cpu;
+    c.data.source = DataSource::Shapes { train_images: 24, val_images: 4, image_size: 32 };
+    c.data.crop_size = 32;
+    c.data.base_size = 32;
+    c.data.label_ratio = 0.5;
+    c.t1.width = 8;
+    c.t2.width = 8;
+    c.flaw_detector.ndf = 8;
+    c.train.iterations = Some(iterations);
+    c.train.batch_labeled = 2;
+    c.train.batch_unlabeled = 2;
+    c.train.vis_every = 0;
+    c.train.probe_labeled = 1;
+    c.train.probe_unlabeled = 1;
+    c
+}
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A fresh folder under the target directory for one test's output.
+pub fn out_dir(name: &str) -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Run to the end and collect every event.
+pub fn run(config: RunConfig, out: &Path, resume: Option<PathBuf>) -> Vec<Event> {
+    let options = StartOptions { data_root: fixtures(), out_dir: out.to_path_buf(), resume };
+    let handle = engine::start(config, options).expect("valid config");
+    let events: Vec<Event> = handle.events.iter().collect();
+    handle.thread.join().unwrap();
+    events
+}
+
+pub fn steps(events: &[Event]) -> Vec<&flawmap::engine::events::StepMetrics> {
+    events.iter().filter_map(|e| if let Event::Step(s) = e { Some(s) } else { None }).collect()
+}
+
+pub fn assert_finished(events: &[Event]) {
+    match events.last() {
+        Some(Event::Finished { .. }) => {}
+        other => panic!("expected Finished, got {other:?}"),
+    }
+}

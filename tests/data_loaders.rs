@@ -1,0 +1,91 @@
+//! Loaders on real files (tests/fixtures/realdata, see its README for sources and licences)
+//! and on corrupt files made here.
+
+mod common;
+
+use common::{fixtures, out_dir, run, tiny};
+use flawmap::config::{Algorithm, DataSource, TaskKind};
+use flawmap::data::{self, folders};
+use flawmap::engine::Event;
+
+#[test]
+fn voc_layout_reads_palette_masks_as_class_ids() {
+    let ds = folders::load_voc(&fixtures().join("realdata/voc-mini")).unwrap();
+    assert!(!ds.train.is_empty() && !ds.val.is_empty());
+    let mut seen = std::collections::BTreeSet::new();
+    for it in ds.train.iter().chain(&ds.val) {
+        assert_eq!(it.rgb.len(), it.width * it.height * 3);
+        seen.extend(it.mask.as_ref().unwrap().iter().copied());
+    }
+    // VOC ids in these masks: background, bottle (5), person (15), boundary 255.
+    assert!(seen.contains(&0) && seen.contains(&15) && seen.contains(&255), "{seen:?}");
+    assert!(seen.iter().all(|&v| v <= 20 || v == 255), "{seen:?}");
+}
+
+#[test]
+fn images_and_masks_layout_reads_the_nuclei_tiles() {
+    let ds = folders::load_images_masks(&fixtures().join("realdata/nuclei"), 0.25).unwrap();
+    assert_eq!((ds.train.len(), ds.val.len()), (12, 4));
+    let fg: usize = ds.train.iter().map(|i| i.mask.as_ref().unwrap().iter().filter(|&&v| v == 1).count()).sum();
+    let all: usize = ds.train.iter().map(|i| i.width * i.height).sum();
+    let share = fg as f64 / all as f64;
+    assert!((0.05..0.4).contains(&share), "foreground share {share}");
+}
+
+#[test]
+fn photos_load_for_denoising() {
+    let ds = folders::load_photos(&fixtures().join("realdata/photos"), 0.25).unwrap();
+    assert!(ds.train.len() >= 10 && !ds.val.is_empty());
+    assert!(ds.train.iter().all(|i| i.mask.is_none() && i.rgb.len() == i.width * i.height * 3));
+}
+
+#[test]
+fn a_corrupt_image_fails_the_run_with_its_name() {
+    let root = out_dir("corrupt_data");
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    for name in ["tile_0_0", "tile_0_1", "tile_0_2"] {
+        std::fs::copy(fixtures().join(format!("realdata/nuclei/images/{name}.png")), root.join(format!("images/{name}.png"))).unwrap();
+        std::fs::copy(fixtures().join(format!("realdata/nuclei/masks/{name}.png")), root.join(format!("masks/{name}.png"))).unwrap();
+    }
+    std::fs::write(root.join("images/broken.png"), b"\x89PNG\r\n\x1a\nthis is not really a png").unwrap();
+    std::fs::copy(fixtures().join("realdata/nuclei/masks/tile_0_0.png"), root.join("masks/broken.png")).unwrap();
+
+    let err = folders::load_images_masks(&root, 0.25).unwrap_err().to_string();
+    assert!(err.contains("broken.png"), "{err}");
+
+    let mut c = tiny(Algorithm::Gct, 3);
+    c.data.source = DataSource::Folder { path: root.display().to_string(), val_fraction: 0.25 };
+    c.data.num_classes = 2;
+    let events = run(c, &out_dir("corrupt_run"), None);
+    match events.last() {
+        Some(Event::Failed { message, .. }) => assert!(message.contains("broken.png"), "{message}"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_mask_with_an_unknown_class_is_rejected() {
+    let mut c = tiny(Algorithm::Suponly, 1);
+    c.data.source = DataSource::Voc { path: "realdata/voc-mini".into() };
+    c.data.num_classes = 2; // VOC ids go up to 20
+    let err = data::load(&c, &fixtures()).unwrap_err().to_string();
+    assert!(err.contains("num_classes"), "{err}");
+}
+
+#[test]
+fn nuclei_and_denoising_runs_train_on_real_images() {
+    let mut c = tiny(Algorithm::Gct, 3);
+    c.data.source = DataSource::Folder { path: "realdata/nuclei".into(), val_fraction: 0.25 };
+    c.data.num_classes = 2;
+    common::assert_finished(&run(c, &out_dir("nuclei_run"), None));
+
+    let mut d = tiny(Algorithm::Gct, 3);
+    d.task = TaskKind::Denoising;
+    d.data.source = DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.25 };
+    let events = run(d, &out_dir("denoise_run"), None);
+    common::assert_finished(&events);
+    let eval = events.iter().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
+    assert!(eval.models[0].psnr.unwrap() > 5.0 && eval.models[0].ssim.unwrap().is_finite());
+}

@@ -1,0 +1,118 @@
+//! The networks: shapes, the flaw detector's reference parameter count, and gradient
+//! routing (F never moves in the task step, T1/T2 never move in the F step).
+
+use burn::module::Module;
+use burn::tensor::{Device, Distribution, Tensor};
+use flawmap::config::{Algorithm, Arch, RunConfig};
+use flawmap::data::batches::{Batcher, Split};
+use flawmap::data::shapes;
+use flawmap::engine::nets::{Nets, Optimisers};
+use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_step, gct_task_step};
+use flawmap::host::to_f32;
+use flawmap::models::flaw_detector::{FlawDetector, map_size};
+use flawmap::models::{TaskNet, TaskNetSpec};
+
+#[test]
+fn flaw_detector_has_the_reference_parameter_count() {
+    let d = Device::flex();
+    let f = FlawDetector::new(3 + 21, 64, 5, &d);
+    let n = f.num_params();
+    assert!((8_285_000..8_300_000).contains(&n), "{n} parameters, reference ~8.29 M");
+}
+
+#[test]
+fn flaw_detector_output_is_one_channel_at_input_size() {
+    let d = Device::flex();
+    for (stages, h, w) in [(2, 64, 48), (3, 64, 48), (5, 160, 176)] {
+        let f = FlawDetector::new(3 + 4, 8, stages, &d);
+        let x = Tensor::<4>::random([2, 3, h, w], Distribution::Default, &d);
+        let p = Tensor::<4>::random([2, 4, h, w], Distribution::Default, &d);
+        assert_eq!(f.forward(x, p).dims(), [2, 1, h, w], "stages {stages}");
+    }
+    assert_eq!(map_size(64, 3), 5);
+}
+
+#[test]
+fn task_nets_predict_at_input_size_and_differ_by_seed() {
+    let d = Device::flex();
+    let spec = TaskNetSpec { in_channels: 3, out_channels: 5, residual: false, crop_size: 64 };
+    for arch in [Arch::Unet, Arch::Deeplab] {
+        let cfg = flawmap::config::NetConfig { arch, width: 8, depth: 3 };
+        let a = TaskNet::new(&cfg, spec, "t1", 0, &d);
+        let b = TaskNet::new(&cfg, spec, "t2", 0, &d);
+        let x = Tensor::<4>::random([2, 3, 64, 64], Distribution::Default, &d);
+        let ya = a.valid().forward(x.clone());
+        assert_eq!(ya.dims(), [2, 5, 64, 64], "{arch:?}");
+        let diff = to_f32((ya - b.valid().forward(x)).abs().sum())[0];
+        assert!(diff > 1e-3, "{arch:?}: T1 and T2 must be initialised differently");
+        // The same role and seed give the same network on rebuild (deterministic init).
+        let a2 = TaskNet::new(&cfg, spec, "t1", 0, &d);
+        let x = Tensor::<4>::ones([1, 3, 64, 64], &d);
+        let same = to_f32((a.valid().forward(x.clone()) - a2.valid().forward(x)).abs().sum())[0];
+        assert_eq!(same, 0.0, "{arch:?}");
+    }
+}
+
+/// Every float tensor of a module (BatchNorm running statistics excluded), by path.
+fn params_of<M: Module>(m: &M) -> Vec<(String, Vec<f32>)> {
+    use burn::store::ModuleSnapshot;
+    let mut store = burn::store::SafetensorsStore::from_bytes(None);
+    m.valid().save_into(&mut store).unwrap();
+    let bytes = store.get_bytes().unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names: Vec<String> = st.names().into_iter().filter(|n| !n.contains("running")).map(str::to_string).collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let v = st.tensor(&n).unwrap().data().chunks(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            (n, v)
+        })
+        .collect()
+}
+
+/// Names of the tensors that did not change between two reads.
+fn unchanged(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> Vec<String> {
+    a.iter().zip(b).filter(|(x, y)| x.1 == y.1).map(|(x, _)| x.0.clone()).collect()
+}
+
+#[test]
+fn gradients_are_routed_as_the_spec_says() {
+    let mut config = RunConfig::shapes_demo(Algorithm::Gct);
+    config.t1.width = 8;
+    config.t2.width = 8;
+    config.flaw_detector.ndf = 8;
+    config.data.crop_size = 32;
+    let dev = Device::flex().autodiff();
+    let data = shapes::generate(16, 1, 32, true);
+    let split = Split::new(16, 0.5, 0);
+    let hb = Batcher::new(&config, &split).batch(0, &data, &config);
+    let batch = DeviceBatch::upload(&hb, &dev);
+    let mut nets = Nets::new(&config, &dev);
+    let mut opts = Optimisers::new(&config, &nets);
+    let hp = StepParams {
+        lr: 0.05,
+        fd_lr: 0.01,
+        head_lr_mult: 10.0,
+        dc_weight: 100.0,
+        lambda_fc: 1.0,
+        fd_scale: 10.0,
+        flaw: config.flaw_params(),
+    };
+    let task = config.task_spec();
+    let f_before = params_of(nets.f.as_ref().unwrap());
+    let t1_before = params_of(&nets.t1);
+    let (_, p1, p2) = gct_task_step(&mut nets, &mut opts, &batch, &task, &hp);
+    assert_eq!(f_before, params_of(nets.f.as_ref().unwrap()), "F moved in the task step");
+    let t1_mid = params_of(&nets.t1);
+    let t2_mid = params_of(nets.t2.as_ref().unwrap());
+    // Every parameter of T1 learns (F's conv biases, before IBNorm, get exactly zero gradient).
+    assert_eq!(unchanged(&t1_before, &t1_mid), Vec::<String>::new(), "T1 parameters that did not learn");
+
+    gct_flaw_step(&mut nets, &mut opts, &batch, &task, &hp, p1, p2);
+    assert_eq!(t1_mid, params_of(&nets.t1), "T1 moved in the F step");
+    assert_eq!(t2_mid, params_of(nets.t2.as_ref().unwrap()), "T2 moved in the F step");
+    let f_after = params_of(nets.f.as_ref().unwrap());
+    let frozen: Vec<String> = unchanged(&f_before, &f_after).into_iter().filter(|n| !n.ends_with("bias")).collect();
+    assert_eq!(frozen, Vec::<String>::new(), "F parameters that did not learn in the F step");
+}

@@ -1,0 +1,137 @@
+//! Real (short) training runs on the built-in shapes set, on the CPU.
+
+mod common;
+
+use common::{assert_finished, out_dir, run, steps, tiny};
+use flawmap::config::Algorithm;
+use flawmap::engine::events::LayerData;
+use flawmap::engine::{self, Event, StartOptions};
+
+#[test]
+fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
+    let mut c = tiny(Algorithm::Gct, 60);
+    c.train.vis_every = 30;
+    c.train.lr = 0.05;
+    let out = out_dir("gct_short");
+    let events = run(c, &out, None);
+    assert_finished(&events);
+    let s = steps(&events);
+    assert_eq!(s.len(), 60);
+    for m in &s {
+        let t2 = m.t2.as_ref().unwrap();
+        for v in [m.t1.sup, m.t1.dc, m.t1.fc, t2.sup, t2.dc, t2.fc, m.fd_loss.unwrap()] {
+            assert!(v.is_finite() && v >= 0.0, "step {}: {v}", m.step);
+        }
+        assert!(m.dc_share_t1.unwrap() >= 0.0 && m.fc_share.unwrap() <= 1.0);
+    }
+    let mean = |r: std::ops::Range<usize>| r.clone().map(|i| s[i].t1.sup + s[i].t2.as_ref().unwrap().sup).sum::<f64>() / r.len() as f64;
+    let (first, last) = (mean(0..10), mean(50..60));
+    assert!(last < first * 0.9, "supervised loss did not fall: {first} -> {last}");
+    // lambda_dc is ramped: small at the start, 100 at the end of the ramp.
+    assert!(s[0].dc_weight < 5.0 && (s[59].dc_weight - 100.0).abs() < 1e-6);
+
+    let snaps: Vec<_> = events.iter().filter_map(|e| if let Event::Snapshot(s) = e { Some(s) } else { None }).collect();
+    assert_eq!(snaps.iter().map(|s| s.step).collect::<Vec<_>>(), vec![1, 30, 60]);
+    let labelled = snaps[2].probes.iter().find(|p| p.labeled).unwrap();
+    let names: Vec<&str> = labelled.layers.iter().map(|l| l.name.as_str()).collect();
+    for want in ["input", "ground_truth", "t1", "t2", "flaw_raw_t1", "flaw_t2", "target_t1", "error_t2", "dc_mask_t1", "dc_mask_t2", "fc_mask"] {
+        assert!(names.contains(&want), "missing layer {want} in {names:?}");
+    }
+    let unlabelled = snaps[2].probes.iter().find(|p| !p.labeled).unwrap();
+    assert!(!unlabelled.layers.iter().any(|l| l.name == "target_t1"), "C(.) exists only for labelled probes");
+    for l in &labelled.layers {
+        let n = match &l.data {
+            LayerData::Rgb { values } => values.len() / 3,
+            LayerData::Classes { values } => values.len(),
+            LayerData::Map { values } => values.len(),
+        };
+        assert_eq!(n, 32 * 32, "layer {}", l.name);
+    }
+    let eval = events.iter().rev().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
+    assert_eq!(eval.models.len(), 2);
+    let f = eval.flaw.as_ref().unwrap();
+    assert!(f.auroc_t1.is_some() && f.loss_t1.is_finite());
+    assert!(out.join("checkpoints/step-000060.safetensors").exists());
+}
+
+#[test]
+fn suponly_and_dual_run_to_the_end() {
+    for alg in [Algorithm::Suponly, Algorithm::Dual] {
+        let events = run(tiny(alg, 6), &out_dir(&format!("short_{alg}")), None);
+        assert_finished(&events);
+        let s = steps(&events);
+        assert_eq!(s.len(), 6);
+        assert_eq!(s[0].t2.is_some(), alg == Algorithm::Dual);
+        assert!(s[0].fd_loss.is_none());
+        let eval = events.iter().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
+        assert_eq!(eval.models.len(), if alg == Algorithm::Dual { 2 } else { 1 });
+    }
+}
+
+#[test]
+fn resuming_a_checkpoint_continues_the_same_curve() {
+    let mut c = tiny(Algorithm::Gct, 10);
+    c.train.checkpoint_every = 5;
+    c.train.eval_every = 100;
+    let out = out_dir("resume_a");
+    let full = run(c.clone(), &out, None);
+    assert_finished(&full);
+    let resumed = run(c, &out_dir("resume_b"), Some(out.join("checkpoints/step-000005.safetensors")));
+    assert_finished(&resumed);
+    match &resumed[0] {
+        Event::Started(info) => assert_eq!(info.start_step, 5),
+        e => panic!("{e:?}"),
+    }
+    let (a, b) = (steps(&full), steps(&resumed));
+    assert_eq!(b.len(), 5);
+    for (x, y) in a[5..].iter().zip(&b) {
+        assert_eq!(x.step, y.step);
+        for (u, v) in [(x.t1.total, y.t1.total), (x.t2.as_ref().unwrap().total, y.t2.as_ref().unwrap().total), (x.fd_loss.unwrap(), y.fd_loss.unwrap())] {
+            assert!((u - v).abs() <= 1e-5 * u.abs().max(1.0), "step {}: {u} vs {v}", x.step);
+        }
+    }
+}
+
+#[test]
+fn stop_finishes_the_iteration_and_writes_a_checkpoint() {
+    let c = tiny(Algorithm::Gct, 10_000);
+    let out = out_dir("stop");
+    let options = StartOptions { data_root: common::fixtures(), out_dir: out.clone(), resume: None };
+    let handle = engine::start(c, options).unwrap();
+    let mut last = None;
+    for e in handle.events.iter() {
+        if let Event::Step(s) = &e
+            && s.step == 2
+        {
+            handle.stop.stop();
+        }
+        last = Some(e);
+    }
+    handle.thread.join().unwrap();
+    let step = match last {
+        Some(Event::Stopped { step }) => step,
+        other => panic!("expected Stopped, got {other:?}"),
+    };
+    assert!((2..100).contains(&step), "{step}");
+    assert!(out.join(format!("checkpoints/step-{step:06}.safetensors")).exists());
+}
+
+#[test]
+fn invalid_configs_are_rejected_before_starting() {
+    let mut c = tiny(Algorithm::Gct, 5);
+    c.data.label_ratio = 1.5;
+    let options = StartOptions { data_root: common::fixtures(), out_dir: out_dir("invalid"), resume: None };
+    let err = engine::start(c, options).err().expect("rejected");
+    assert_eq!(err.0[0].field, "data.label_ratio");
+}
+
+#[test]
+fn gct_without_unlabelled_images_fails_with_a_message() {
+    let mut c = tiny(Algorithm::Gct, 5);
+    c.data.label_ratio = 1.0;
+    let events = run(c, &out_dir("no_unlabelled"), None);
+    match events.last() {
+        Some(Event::Failed { message, .. }) => assert!(message.contains("label_ratio"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+}
