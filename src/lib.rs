@@ -14,4 +14,5 @@ pub mod host;
 pub mod metrics;
 pub mod models;
 pub mod rng;
+pub mod server;
 pub mod task;

@@ -9,12 +9,15 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "flawmap", version, about = "Guided Collaborative Training for pixel-wise semi-supervised learning")]
 struct Cli {
+    /// Without a subcommand: `serve` with its defaults.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// The dashboard: start, watch and inspect runs in the browser.
+    Serve(ServeArgs),
     /// Train a run from a TOML config, with a progress bar and a final metrics table.
     Train {
         #[arg(long)]
@@ -41,12 +44,51 @@ enum Command {
     Bench(cli::bench::BenchArgs),
 }
 
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    /// Address to bind; anything but loopback needs --token.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: Option<std::net::SocketAddr>,
+    /// Where the database, checkpoints and snapshots live.
+    #[arg(long, default_value = "flawmap-data")]
+    data_dir: Option<PathBuf>,
+    /// A folder whose sub-folders users may train on (repeatable).
+    #[arg(long = "datasets-dir")]
+    datasets_dirs: Vec<PathBuf>,
+    /// Token required on every request (Authorization: Bearer, or ?token= once).
+    #[arg(long, env = "FLAWMAP_TOKEN")]
+    token: Option<String>,
+    /// Trainings that run at once; the rest queue.
+    #[arg(long, default_value_t = 1)]
+    concurrency: usize,
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let static_dir = [PathBuf::from("static"), PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static")]
+        .into_iter()
+        .find(|p| p.join("app.css").exists())
+        .ok_or("static/ not found: run from the repository")?;
+    let opts = flawmap::server::ServeOptions {
+        addr: args.addr.unwrap_or_else(|| "127.0.0.1:3000".parse().expect("valid address")),
+        data_dir: args.data_dir.unwrap_or_else(|| PathBuf::from("flawmap-data")),
+        datasets_dirs: args.datasets_dirs,
+        token: args.token.filter(|t| !t.is_empty()),
+        concurrency: args.concurrency,
+        static_dir,
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(flawmap::server::serve(opts, |addr| println!("flawmap dashboard on http://{addr}/")))
+        .map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into())).init();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into())).init();
     let result = match Cli::parse().command {
-        Command::Train { config, device, out, resume } => cli::train::run(&config, device.as_deref(), &out, resume),
-        Command::Eval { checkpoint, device } => cli::eval::run(&checkpoint, device.as_deref()),
-        Command::Bench(args) => cli::bench::run(args),
+        None => serve(ServeArgs { addr: None, data_dir: None, ..Default::default() }),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Train { config, device, out, resume }) => cli::train::run(&config, device.as_deref(), &out, resume),
+        Some(Command::Eval { checkpoint, device }) => cli::eval::run(&checkpoint, device.as_deref()),
+        Some(Command::Bench(args)) => cli::bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

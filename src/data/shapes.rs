@@ -35,7 +35,7 @@ fn colour<R: Rng>(rng: &mut R) -> [f64; 3] {
 
 /// A colour near `base`, so that some shapes barely stand out from the background.
 fn near<R: Rng>(base: [f64; 3], rng: &mut R) -> [f64; 3] {
-    let d = rng.random_range(0.12..0.35);
+    let d = rng.random_range(0.18..0.4);
     base.map(|c| (c + rng.random_range(-d..d)).clamp(0.0, 1.0))
 }
 
@@ -79,7 +79,7 @@ fn draw<R: Rng>(size: usize, rng: &mut R) -> (Vec<u8>, Vec<u8>) {
         let c = (rng.random_range(0.15..0.85) * s, rng.random_range(0.15..0.85) * s);
         let aspect = rng.random_range(0.5..1.0);
         let angle = rng.random_range(0.0..std::f64::consts::PI);
-        let fill = if rng.random_bool(0.5) { near(bg, rng) } else { colour(rng) };
+        let fill = if rng.random_bool(0.3) { near(bg, rng) } else { colour(rng) };
         let stripes = rng.random_range(0.0..0.15);
         for y in 0..size {
             for x in 0..size {
@@ -92,7 +92,7 @@ fn draw<R: Rng>(size: usize, rng: &mut R) -> (Vec<u8>, Vec<u8>) {
             }
         }
     }
-    let sigma = rng.random_range(0.03..0.09);
+    let sigma = rng.random_range(0.02..0.06);
     let rgb = img
         .iter()
         .flat_map(|px| px.map(|v| v + sigma * standard_normal(rng)))

@@ -1,0 +1,136 @@
+//! The run queue: at most `concurrency` trainings at once, each on its own engine thread,
+//! their events recorded in order by one async task per run. Stop is graceful (the engine
+//! finishes its iteration and checkpoints); a stopped, failed or interrupted run resumes
+//! from its latest checkpoint.
+
+use super::db::{self, RunRow};
+use super::error::{AppError, AppResult};
+use super::recorder::{LiveEvent, Recorder};
+use crate::config::RunConfig;
+use crate::engine::{self, Event, StartOptions, StopHandle};
+use sqlx::SqlitePool;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Semaphore, broadcast, mpsc};
+
+pub struct RunManager {
+    db: SqlitePool,
+    data_dir: PathBuf,
+    slots: Arc<Semaphore>,
+    active: Mutex<HashMap<i64, StopHandle>>,
+    pub live: broadcast::Sender<LiveEvent>,
+}
+
+impl RunManager {
+    pub fn new(db: SqlitePool, data_dir: PathBuf, concurrency: usize) -> Arc<Self> {
+        let (live, _) = broadcast::channel(4096);
+        Arc::new(Self { db, data_dir, slots: Arc::new(Semaphore::new(concurrency.max(1))), active: Mutex::new(HashMap::new()), live })
+    }
+
+    /// Mark runs a crash left running as interrupted and restart the queue.
+    pub async fn recover(self: &Arc<Self>) -> AppResult<()> {
+        for id in db::recover(&self.db).await? {
+            self.schedule(id);
+        }
+        Ok(())
+    }
+
+    /// Queue a new run.
+    pub async fn create(self: &Arc<Self>, config: &RunConfig, tags: &str, parent: Option<i64>) -> AppResult<i64> {
+        config.validate()?;
+        let id = db::insert_run(&self.db, config, tags, parent).await?;
+        db::add_event(&self.db, id, "queued", "queued").await?;
+        self.schedule(id);
+        Ok(id)
+    }
+
+    fn schedule(self: &Arc<Self>, id: i64) {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let Ok(_permit) = me.slots.clone().acquire_owned().await else { return };
+            if let Err(e) = me.run(id).await {
+                tracing::error!("run {id}: {e}");
+                let _ = sqlx::query("UPDATE runs SET status = 'failed', error = ? WHERE id = ?").bind(e.to_string()).bind(id).execute(&me.db).await;
+            }
+        });
+    }
+
+    async fn run(self: &Arc<Self>, id: i64) -> AppResult<()> {
+        let row = db::get_run(&self.db, id).await?;
+        if row.status != "queued" {
+            return Ok(()); // stopped while it waited
+        }
+        let config = row.config()?;
+        let out_dir = Recorder::run_dir(&self.data_dir, id);
+        let resume = row.resume_from.as_ref().map(|p| self.data_dir.join(p));
+        // Dataset paths were made absolute (and confined) when the run was created.
+        let options = StartOptions { data_root: self.data_dir.clone(), out_dir, resume };
+        db::set_status(&self.db, id, "running").await?;
+        let handle = engine::start(config, options)?;
+        self.active.lock().expect("active runs lock").insert(id, handle.stop.clone());
+        // The engine's channel is blocking: a blocking task forwards it to the async side.
+        let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+        let events = handle.events;
+        tokio::task::spawn_blocking(move || {
+            for e in events.iter() {
+                if tx.send(e).is_err() {
+                    break;
+                }
+            }
+        });
+        let recorder = Recorder { db: self.db.clone(), data_dir: self.data_dir.clone(), live: self.live.clone(), run_id: id };
+        while let Some(event) = rx.recv().await {
+            if let Err(e) = recorder.record(event).await {
+                tracing::error!("run {id}: recording an event failed: {e}");
+            }
+        }
+        self.active.lock().expect("active runs lock").remove(&id);
+        let _ = tokio::task::spawn_blocking(move || handle.thread.join()).await;
+        Ok(())
+    }
+
+    /// Ask a run to stop. A queued run is stopped at once; a running one after its
+    /// current iteration and a checkpoint.
+    pub async fn stop(&self, id: i64) -> AppResult<RunRow> {
+        let row = db::get_run(&self.db, id).await?;
+        match row.status.as_str() {
+            "queued" => {
+                db::set_status(&self.db, id, "stopped").await?;
+                db::add_event(&self.db, id, "stopped", "stopped before it started").await?;
+            }
+            "running" => {
+                let handle = self.active.lock().expect("active runs lock").get(&id).cloned();
+                if let Some(h) = handle {
+                    h.stop();
+                }
+                db::set_status(&self.db, id, "stopping").await?;
+                db::add_event(&self.db, id, "stopping", "stop requested").await?;
+            }
+            other => return Err(AppError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped"))),
+        }
+        db::get_run(&self.db, id).await
+    }
+
+    /// Continue a stopped, failed or interrupted run from its latest checkpoint.
+    pub async fn resume(self: &Arc<Self>, id: i64) -> AppResult<RunRow> {
+        let row = db::get_run(&self.db, id).await?;
+        if !db::RESUMABLE.contains(&row.status.as_str()) {
+            return Err(AppError::Conflict(format!("run {id} is {}: only stopped, failed or interrupted runs can be resumed", row.status)));
+        }
+        let ckpt = db::latest_checkpoint(&self.db, id).await?;
+        let from = ckpt.as_ref().map(|c| c.path.clone());
+        sqlx::query("UPDATE runs SET status = 'queued', resume_from = ?, error = NULL, finished_at = NULL WHERE id = ?")
+            .bind(&from)
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        let msg = match &ckpt {
+            Some(c) => format!("resume queued from the checkpoint at step {}", c.step),
+            None => "no checkpoint yet: restarting from step 0".to_string(),
+        };
+        db::add_event(&self.db, id, "queued", &msg).await?;
+        self.schedule(id);
+        db::get_run(&self.db, id).await
+    }
+}

@@ -1,0 +1,79 @@
+//! The dashboard: an axum app over SQLite that queues trainings, records their events and
+//! serves pages and a JSON API. It drives the engine only through `engine::start`.
+
+pub mod datasets;
+pub mod db;
+pub mod error;
+pub mod manager;
+pub mod recorder;
+pub mod routes;
+pub mod security;
+pub mod state;
+
+use axum::Router;
+use state::AppState;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::services::ServeDir;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub data_dir: PathBuf,
+    pub datasets_dirs: Vec<PathBuf>,
+    /// Required for any bind other than loopback.
+    pub token: Option<String>,
+    pub concurrency: usize,
+    /// Folder of static files (CSS, JS, vendored chart library).
+    pub static_dir: PathBuf,
+}
+
+/// Largest request body (uploads of zipped datasets included).
+pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Open the database, recover runs a crash left behind and build the app.
+pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
+    if !opts.addr.ip().is_loopback() && opts.token.as_deref().is_none_or(str::is_empty) {
+        anyhow::bail!("binding {} (not loopback) needs a token: pass --token or set FLAWMAP_TOKEN", opts.addr);
+    }
+    std::fs::create_dir_all(&opts.data_dir)?;
+    let data_dir = opts.data_dir.canonicalize()?;
+    let db = db::open(&data_dir.join("flawmap.db")).await?;
+    let runs = manager::RunManager::new(db.clone(), data_dir.clone(), opts.concurrency);
+    let roots = opts.datasets_dirs.iter().filter_map(|d| d.canonicalize().ok()).collect();
+    let state = AppState { db, runs: runs.clone(), data_dir, dataset_roots: Arc::new(roots), token: opts.token.clone().map(Arc::new) };
+    runs.recover().await?;
+    let app = Router::new()
+        .merge(routes::pages::router())
+        .merge(routes::runs_api::router())
+        .merge(routes::checkpoints::router())
+        .merge(routes::snapshots::router())
+        .merge(routes::live::router())
+        .nest_service("/static", ServeDir::new(&opts.static_dir))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state.clone());
+    Ok((app, state))
+}
+
+/// Serve until Ctrl-C; returns the bound address through `on_bound` (port 0 picks one).
+pub async fn serve(opts: ServeOptions, on_bound: impl FnOnce(SocketAddr)) -> anyhow::Result<()> {
+    let (app, _state) = build(&opts).await?;
+    let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+    on_bound(listener.local_addr()?);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

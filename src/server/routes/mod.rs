@@ -1,0 +1,8 @@
+//! One router per resource, merged into the app.
+
+pub mod checkpoints;
+pub mod form;
+pub mod live;
+pub mod pages;
+pub mod runs_api;
+pub mod snapshots;

@@ -1,0 +1,282 @@
+//! Server-rendered pages (askama). They read without JavaScript; scripts under static/
+//! add live charts and the interactive inspector.
+
+use super::form::{self, Group};
+use super::runs_api::{clean_tags, create_runs, preset_configs, run_id};
+use crate::config::{Algorithm, DataSource, FieldError, RunConfig};
+use crate::server::datasets;
+use crate::server::db::{self, CheckpointRow, EventRow, RunRow, now_ms};
+use crate::server::error::AppError;
+use crate::server::state::AppState;
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(runs_page))
+        .route("/runs.csv", get(runs_csv))
+        .route("/runs/new", get(new_page))
+        .route("/runs", post(create_from_form))
+        .route("/runs/preset", post(create_preset))
+        .route("/runs/{id}", get(run_page))
+        .route("/runs/{id}/inspect", get(inspect_page))
+        .route("/runs/{id}/{action}", post(run_action))
+}
+
+type PageResult = Result<Response, Response>;
+
+fn page<T: Template>(t: T) -> PageResult {
+    t.render().map(|h| Html(h).into_response()).map_err(|e| AppError::Internal(e.to_string()).into_html())
+}
+
+fn html_err(e: AppError) -> Response {
+    e.into_html()
+}
+
+struct RunLine {
+    id: i64,
+    name: String,
+    status: String,
+    task: String,
+    algorithm: String,
+    archs: String,
+    label_ratio: String,
+    step: i64,
+    total: i64,
+    eta: String,
+    best_t1: String,
+    best_t2: String,
+    tags: String,
+}
+
+fn fmt_score(v: Option<f64>) -> String {
+    v.map(|s| format!("{s:.4}")).unwrap_or_else(|| "-".into())
+}
+
+fn line(r: &RunRow) -> RunLine {
+    let total = r.total_iterations.unwrap_or(0);
+    let eta = match (r.status.as_str(), r.started_at) {
+        ("running", Some(t0)) if r.current_step > 0 && total > r.current_step => {
+            let per = (now_ms() - t0) as f64 / r.current_step as f64;
+            format!("~{}s left", ((total - r.current_step) as f64 * per / 1000.0).round())
+        }
+        _ => String::new(),
+    };
+    RunLine {
+        id: r.id,
+        name: r.name.clone(),
+        status: r.status.clone(),
+        task: r.task.clone(),
+        algorithm: r.algorithm.clone(),
+        archs: format!("{} / {}", r.arch_t1, r.arch_t2.clone().unwrap_or_else(|| "-".into())),
+        label_ratio: format!("{:.4}", r.label_ratio),
+        step: r.current_step,
+        total,
+        eta,
+        best_t1: fmt_score(r.best_t1),
+        best_t2: fmt_score(r.best_t2),
+        tags: r.tags.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "runs.html")]
+struct RunsPage {
+    runs: Vec<RunLine>,
+    statuses: Vec<&'static str>,
+    status: String,
+    tag: String,
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    status: Option<String>,
+    tag: Option<String>,
+}
+
+async fn runs_page(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> PageResult {
+    let status = q.status.unwrap_or_default();
+    let tag = q.tag.unwrap_or_default();
+    let rows = db::list_runs(&s.db, Some(status.as_str()).filter(|v| !v.is_empty()), Some(tag.as_str()).filter(|v| !v.is_empty()))
+        .await
+        .map_err(html_err)?;
+    page(RunsPage {
+        runs: rows.iter().map(line).collect(),
+        statuses: vec!["queued", "running", "stopping", "stopped", "finished", "failed", "interrupted"],
+        status,
+        tag,
+    })
+}
+
+async fn runs_csv(State(s): State<AppState>) -> Result<Response, AppError> {
+    let rows = db::list_runs(&s.db, None, None).await?;
+    let mut out = String::from("id,name,status,task,algorithm,arch_t1,arch_t2,label_ratio,seed,step,total_iterations,best_t1,best_t2,tags\n");
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.id,
+            q(&r.name),
+            r.status,
+            r.task,
+            r.algorithm,
+            r.arch_t1,
+            r.arch_t2.unwrap_or_default(),
+            r.label_ratio,
+            r.seed,
+            r.current_step,
+            r.total_iterations.map(|t| t.to_string()).unwrap_or_default(),
+            r.best_t1.map(|v| v.to_string()).unwrap_or_default(),
+            r.best_t2.map(|v| v.to_string()).unwrap_or_default(),
+            q(&r.tags)
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"flawmap-runs.csv\"")], out).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "new_run.html")]
+struct NewRunPage {
+    groups: Vec<Group>,
+    errors: Vec<FieldError>,
+    source_kind: String,
+    source_path: String,
+    datasets: Vec<String>,
+    tags: String,
+}
+
+fn new_run_page(s: &AppState, config: &RunConfig, typed: &[(String, String)], errors: Vec<FieldError>) -> NewRunPage {
+    let get = |k: &str| typed.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+    let (kind, path) = match &config.data.source {
+        DataSource::Shapes { .. } => ("shapes".to_string(), String::new()),
+        DataSource::Voc { path } => ("voc".into(), path.clone()),
+        DataSource::Folder { path, .. } => ("folder".into(), path.clone()),
+        DataSource::Photos { path, .. } => ("photos".into(), path.clone()),
+    };
+    NewRunPage {
+        groups: form::groups(config, typed, &errors),
+        errors,
+        source_kind: get("data.source.kind").unwrap_or(kind),
+        source_path: get("data.source.path").unwrap_or(path),
+        datasets: datasets::list(&s.dataset_roots),
+        tags: get("tags").unwrap_or_default(),
+    }
+}
+
+async fn new_page(State(s): State<AppState>) -> PageResult {
+    page(new_run_page(&s, &RunConfig::shapes_demo(Algorithm::Gct), &[], Vec::new()))
+}
+
+async fn create_from_form(State(s): State<AppState>, Form(fields): Form<Vec<(String, String)>>) -> PageResult {
+    let tags = fields.iter().find(|(k, _)| k == "tags").map(|(_, v)| clean_tags(v)).unwrap_or_default();
+    let result = form::parse(&fields).map_err(AppError::InvalidConfig);
+    let result = match result {
+        Ok(c) => create_runs(&s, vec![c], &tags).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(ids) => Ok(Redirect::to(&format!("/runs/{}", ids[0])).into_response()),
+        Err(AppError::InvalidConfig(errors)) => {
+            let mut p = new_run_page(&s, &RunConfig::shapes_demo(Algorithm::Gct), &fields, errors);
+            p.tags = tags;
+            let mut res = page(p)?;
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e @ AppError::Forbidden(_)) => {
+            let errors = vec![FieldError { field: "data.source.path".into(), message: e.to_string() }];
+            let mut res = page(new_run_page(&s, &RunConfig::shapes_demo(Algorithm::Gct), &fields, errors))?;
+            *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            Ok(res)
+        }
+        Err(e) => Err(e.into_html()),
+    }
+}
+
+#[derive(Deserialize)]
+struct PresetForm {
+    preset: String,
+}
+
+async fn create_preset(State(s): State<AppState>, Form(f): Form<PresetForm>) -> PageResult {
+    let configs = preset_configs(&f.preset).map_err(html_err)?;
+    let tags = if f.preset == "pair" { format!("pair-{}", now_ms()) } else { String::new() };
+    let ids = create_runs(&s, configs, &tags).await.map_err(html_err)?;
+    Ok(Redirect::to(&format!("/runs/{}", ids[0])).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "run.html")]
+struct RunPage {
+    run: RunLine,
+    device: String,
+    error: String,
+    config_json: String,
+    checkpoints: Vec<CheckpointRow>,
+    events: Vec<EventRow>,
+    can_stop: bool,
+    can_resume: bool,
+    parent: Option<i64>,
+}
+
+async fn run_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
+    let id = run_id(&id).map_err(html_err)?;
+    let row = db::get_run(&s.db, id).await.map_err(html_err)?;
+    let config: serde_json::Value = serde_json::from_str(&row.config).unwrap_or_default();
+    let events = db::events(&s.db, id).await.map_err(html_err)?.into_iter().filter(|e| e.kind != "run_info").collect();
+    page(RunPage {
+        run: line(&row),
+        device: row.device.clone().unwrap_or_default(),
+        error: row.error.clone().unwrap_or_default(),
+        config_json: serde_json::to_string_pretty(&config).unwrap_or_default(),
+        checkpoints: db::checkpoints(&s.db, id).await.map_err(html_err)?,
+        events,
+        can_stop: matches!(row.status.as_str(), "queued" | "running"),
+        can_resume: db::RESUMABLE.contains(&row.status.as_str()),
+        parent: row.parent_id,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "inspect.html")]
+struct InspectPage {
+    run: RunLine,
+}
+
+async fn inspect_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
+    let id = run_id(&id).map_err(html_err)?;
+    let row = db::get_run(&s.db, id).await.map_err(html_err)?;
+    page(InspectPage { run: line(&row) })
+}
+
+async fn run_action(State(s): State<AppState>, Path((id, action)): Path<(String, String)>) -> PageResult {
+    let id = run_id(&id).map_err(html_err)?;
+    match action.as_str() {
+        "stop" => {
+            s.runs.stop(id).await.map_err(html_err)?;
+        }
+        "resume" => {
+            s.runs.resume(id).await.map_err(html_err)?;
+        }
+        "clone" => {
+            let row = db::get_run(&s.db, id).await.map_err(html_err)?;
+            let config = row.config().map_err(html_err)?;
+            let fields = form_fields(&config);
+            let mut p = new_run_page(&s, &config, &fields, Vec::new());
+            p.tags = row.tags;
+            return page(p);
+        }
+        other => return Err(AppError::NotFound(format!("no action '{other}'")).into_html()),
+    }
+    Ok(Redirect::to(&format!("/runs/{id}")).into_response())
+}
+
+/// A config as form fields (for "clone with edits").
+fn form_fields(config: &RunConfig) -> Vec<(String, String)> {
+    form::groups(config, &[], &[]).into_iter().flat_map(|g| g.fields.into_iter().map(|f| (f.key, f.value))).collect()
+}

@@ -1,0 +1,160 @@
+//! /api/runs: create, list, get, stop, resume, clone; metrics and events.
+
+use crate::config::{Algorithm, RunConfig};
+use crate::server::datasets::confine_config;
+use crate::server::db::{self, RunRow, Series};
+use crate::server::error::{AppError, AppResult};
+use crate::server::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/runs", get(list).post(create))
+        .route("/api/runs/{id}", get(show))
+        .route("/api/runs/{id}/stop", post(stop))
+        .route("/api/runs/{id}/resume", post(resume))
+        .route("/api/runs/{id}/clone", post(clone_run))
+        .route("/api/runs/{id}/metrics", get(metrics))
+        .route("/api/runs/{id}/events", get(events))
+}
+
+/// Ids in paths are positive integers; anything else is a 400 naming it.
+pub fn run_id(raw: &str) -> AppResult<i64> {
+    raw.parse::<i64>().ok().filter(|&i| i > 0).ok_or_else(|| AppError::BadRequest(format!("'{raw}' is not a run id")))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub tag: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    #[serde(flatten)]
+    pub row: RunRow,
+    pub config: serde_json::Value,
+}
+
+fn view(row: RunRow) -> RunView {
+    let config = serde_json::from_str(&row.config).unwrap_or_default();
+    RunView { row, config }
+}
+
+async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> AppResult<Json<Vec<RunView>>> {
+    let rows = db::list_runs(&s.db, q.status.as_deref().filter(|v| !v.is_empty()), q.tag.as_deref().filter(|v| !v.is_empty())).await?;
+    Ok(Json(rows.into_iter().map(view).collect()))
+}
+
+/// POST body: a full config, or a preset on the built-in set; `pair` queues a GCT and a
+/// SupOnly run on the same split.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRun {
+    pub config: Option<serde_json::Value>,
+    pub preset: Option<String>,
+    #[serde(default)]
+    pub tags: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Created {
+    pub ids: Vec<i64>,
+}
+
+/// Parse a config from JSON with field-level errors.
+pub fn parse_config(v: serde_json::Value) -> AppResult<RunConfig> {
+    let c: RunConfig = serde_json::from_value(v).map_err(|e| AppError::InvalidConfig(vec![crate::config::FieldError { field: "config".into(), message: e.to_string() }]))?;
+    c.validate()?;
+    Ok(c)
+}
+
+pub fn preset_configs(name: &str) -> AppResult<Vec<RunConfig>> {
+    match name {
+        "gct" => Ok(vec![RunConfig::shapes_demo(Algorithm::Gct)]),
+        "suponly" => Ok(vec![RunConfig::shapes_demo(Algorithm::Suponly)]),
+        "pair" => Ok(vec![RunConfig::shapes_demo(Algorithm::Gct), RunConfig::shapes_demo(Algorithm::Suponly)]),
+        other => Err(AppError::BadRequest(format!("unknown preset '{other}' (gct, suponly, pair)"))),
+    }
+}
+
+pub async fn create_runs(s: &AppState, configs: Vec<RunConfig>, tags: &str) -> AppResult<Vec<i64>> {
+    let mut ids = Vec::new();
+    for c in configs {
+        let c = confine_config(c, &s.dataset_roots)?;
+        ids.push(s.runs.create(&c, tags, None).await?);
+    }
+    Ok(ids)
+}
+
+async fn create(State(s): State<AppState>, Json(body): Json<CreateRun>) -> AppResult<(StatusCode, Json<Created>)> {
+    let configs = match (body.config, body.preset) {
+        (Some(c), None) => vec![parse_config(c)?],
+        (None, Some(p)) => preset_configs(&p)?,
+        _ => return Err(AppError::BadRequest("give exactly one of 'config' or 'preset'".into())),
+    };
+    let ids = create_runs(&s, configs, &clean_tags(&body.tags)).await?;
+    Ok((StatusCode::CREATED, Json(Created { ids })))
+}
+
+pub fn clean_tags(raw: &str) -> String {
+    raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.chars().filter(|c| c.is_alphanumeric() || "-_.".contains(*c)).collect::<String>()).collect::<Vec<_>>().join(",")
+}
+
+async fn show(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
+    Ok(Json(view(db::get_run(&s.db, run_id(&id)?).await?)))
+}
+
+async fn stop(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
+    Ok(Json(view(s.runs.stop(run_id(&id)?).await?)))
+}
+
+async fn resume(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
+    Ok(Json(view(s.runs.resume(run_id(&id)?).await?)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloneRun {
+    /// The edited config; absent: the parent's config unchanged.
+    pub config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tags: Option<String>,
+}
+
+async fn clone_run(State(s): State<AppState>, Path(id): Path<String>, Json(body): Json<CloneRun>) -> AppResult<(StatusCode, Json<Created>)> {
+    let parent = db::get_run(&s.db, run_id(&id)?).await?;
+    let config = match body.config {
+        Some(c) => parse_config(c)?,
+        None => parent.config()?,
+    };
+    let config = confine_config(config, &s.dataset_roots)?;
+    let tags = body.tags.map(|t| clean_tags(&t)).unwrap_or(parent.tags.clone());
+    let new = s.runs.create(&config, &tags, Some(parent.id)).await?;
+    Ok((StatusCode::CREATED, Json(Created { ids: vec![new] })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Since {
+    #[serde(default)]
+    pub since: i64,
+}
+
+async fn metrics(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<Since>) -> AppResult<Json<serde_json::Value>> {
+    let id = run_id(&id)?;
+    db::get_run(&s.db, id).await?;
+    let parse = |v: Vec<String>| v.into_iter().filter_map(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).collect::<Vec<_>>();
+    let steps = parse(db::series(&s.db, Series::Steps, id, q.since).await?);
+    let evals = parse(db::series(&s.db, Series::Evals, id, q.since).await?);
+    Ok(Json(serde_json::json!({ "steps": steps, "evals": evals })))
+}
+
+async fn events(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Vec<db::EventRow>>> {
+    let id = run_id(&id)?;
+    db::get_run(&s.db, id).await?;
+    Ok(Json(db::events(&s.db, id).await?))
+}

@@ -1,0 +1,17 @@
+//! The one application state every handler gets.
+
+use super::manager::RunManager;
+use sqlx::SqlitePool;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: SqlitePool,
+    pub runs: Arc<RunManager>,
+    pub data_dir: PathBuf,
+    /// Folders whose sub-folders may be used as datasets (canonical paths).
+    pub dataset_roots: Arc<Vec<PathBuf>>,
+    /// Required on every request when set (non-loopback binds).
+    pub token: Option<Arc<String>>,
+}

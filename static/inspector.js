@@ -1,0 +1,107 @@
+// The flaw-map inspector. One row per probe image, columns input | ground truth | T1 | T2 |
+// flaw T1 | flaw T2 | C target T1 | C target T2 | dc mask T1 | dc mask T2 | fc mask; one step
+// slider drives every panel. View state (step, colormap, opacity, probe) lives in the URL.
+(function () {
+  const root = document.getElementById('inspector');
+  if (!root) return;
+  const run = root.dataset.run;
+  const $ = id => document.getElementById(id);
+  const params = new URLSearchParams(location.search);
+  const COLS = [
+    ['input', 'input'], ['ground_truth', 'ground truth'], ['t1', 'T1'], ['t2', 'T2'],
+    ['flaw_t1', 'flaw T1'], ['flaw_t2', 'flaw T2'], ['target_t1', 'C target T1'], ['target_t2', 'C target T2'],
+    ['dc_mask_t1', 'dc mask T1'], ['dc_mask_t2', 'dc mask T2'], ['fc_mask', 'fc mask'],
+  ];
+  const MASKS = new Set(['dc_mask_t1', 'dc_mask_t2', 'fc_mask']);
+  let steps = [], probes = [];
+  const state = { step: +params.get('step') || null, cmap: params.get('cmap') || 'viridis', opacity: params.has('opacity') ? +params.get('opacity') : 0.6 };
+  $('cmap').value = state.cmap; $('opacity').value = state.opacity;
+  $('inspector-head').innerHTML = '<th>probe</th>' + COLS.map(c => `<th>${c[1]}</th>`).join('');
+
+  function saveUrl() {
+    const p = new URLSearchParams({ step: state.step, cmap: state.cmap, opacity: state.opacity });
+    history.replaceState(null, '', `?${p}`);
+  }
+  function colorbar() {
+    $('colorbar').innerHTML = `0 <img alt="colorbar" src="data:image/svg+xml,${encodeURIComponent(bar())}"> 1`;
+  }
+  function bar() {
+    const stops = { viridis: ['#440154', '#3b528b', '#21918c', '#5ec962', '#fde725'], inferno: ['#000004', '#57106e', '#bc3754', '#f98e09', '#fcffa4'], grey: ['#000', '#fff'] }[state.cmap];
+    const g = stops.map((c, i) => `<stop offset="${i / (stops.length - 1)}" stop-color="${c}"/>`).join('');
+    return `<svg xmlns="http://www.w3.org/2000/svg" width="200" height="14"><defs><linearGradient id="g">${g}</linearGradient></defs><rect width="200" height="14" fill="url(#g)"/></svg>`;
+  }
+  function url(probe, layer, extra) {
+    return `/api/runs/${run}/snapshots/${state.step}/${probe}/${layer}.png?cmap=${state.cmap}${extra || ''}`;
+  }
+  function render(layers) {
+    const have = new Set(layers.map(l => `${l.probe}/${l.layer}`));
+    $('rows').innerHTML = probes.map(p => {
+      const cells = COLS.map(([key]) => {
+        if (!have.has(`${p.idx}/${key}`)) return '<td></td>';
+        const cls = key === 'ground_truth' ? 'gt' : '';
+        const inner = MASKS.has(key)
+          ? `<img src="${url(p.idx, 'input')}" alt=""><img class="overlay" style="opacity:${state.opacity}" src="${url(p.idx, key, '&overlay=true')}" alt="${key}">`
+          : `<img class="${cls}" src="${url(p.idx, key)}" alt="${key}">`;
+        return `<td><div class="cell" data-probe="${p.idx}">${inner}</div></td>`;
+      }).join('');
+      return `<tr class="${p.labeled ? 'labeled' : 'unlabeled'}"><th>${p.name}<br><small>${p.labeled ? 'labelled' : 'unlabelled'}</small></th>${cells}</tr>`;
+    }).join('');
+  }
+  async function show(step) {
+    state.step = step;
+    $('step-slider').value = steps.indexOf(step);
+    $('step-box').value = step;
+    saveUrl();
+    const r = await fetch(`/api/runs/${run}/snapshots/${step}`);
+    if (r.ok) render(await r.json());
+  }
+  async function load() {
+    const r = await fetch(`/api/runs/${run}/snapshots`);
+    if (!r.ok) return;
+    const idx = await r.json();
+    steps = idx.steps; probes = idx.probes;
+    $('step-slider').max = Math.max(0, steps.length - 1);
+    if (!steps.length) { $('rows').innerHTML = '<tr><td colspan="12">No snapshot yet.</td></tr>'; return; }
+    const want = $('follow').checked || !steps.includes(state.step) ? steps[steps.length - 1] : state.step;
+    if (want !== state.step || !$('rows').children.length) await show(want);
+  }
+  const unfollow = () => { $('follow').checked = false; };
+  $('step-slider').addEventListener('input', e => { unfollow(); show(steps[+e.target.value]); });
+  $('step-box').addEventListener('change', e => {
+    unfollow();
+    const v = +e.target.value;
+    const nearest = steps.reduce((a, b) => Math.abs(b - v) < Math.abs(a - v) ? b : a, steps[0]);
+    show(nearest);
+  });
+  document.addEventListener('keydown', e => {
+    if (!steps.length || e.target.tagName === 'INPUT' && e.target.type !== 'range') return;
+    const i = steps.indexOf(state.step);
+    if (e.key === 'ArrowRight' && i < steps.length - 1) { unfollow(); show(steps[i + 1]); }
+    if (e.key === 'ArrowLeft' && i > 0) { unfollow(); show(steps[i - 1]); }
+  });
+  $('cmap').addEventListener('change', e => { state.cmap = e.target.value; colorbar(); show(state.step); });
+  $('opacity').addEventListener('input', e => {
+    state.opacity = +e.target.value; saveUrl();
+    for (const img of document.querySelectorAll('img.overlay')) img.style.opacity = state.opacity;
+  });
+  let hoverTimer = null;
+  $('rows').addEventListener('mousemove', e => {
+    const cell = e.target.closest('.cell');
+    if (!cell) return;
+    const rect = cell.getBoundingClientRect();
+    const img = cell.querySelector('img');
+    const side = img.naturalWidth || 1;
+    const x = Math.floor((e.clientX - rect.left) / rect.width * side), y = Math.floor((e.clientY - rect.top) / rect.height * side);
+    clearTimeout(hoverTimer);
+    hoverTimer = setTimeout(async () => {
+      const r = await fetch(`/api/runs/${run}/snapshots/${state.step}/${cell.dataset.probe}/values?x=${x}&y=${y}`);
+      if (!r.ok) return;
+      const v = await r.json();
+      $('hover').textContent = `probe ${cell.dataset.probe} (${x}, ${y}): ` + Object.entries(v).map(([k, val]) => `${k} ${Array.isArray(val) ? val.join('/') : (+val).toFixed(3)}`).join(' · ');
+    }, 60);
+  });
+  colorbar();
+  load();
+  const es = new EventSource(`/api/runs/${run}/live`);
+  es.addEventListener('snapshot', () => load());
+})();

@@ -1,0 +1,63 @@
+// Live charts of a run: every loss term (T1, T2, F), lambda_dc * r, learning rates,
+// evaluation metrics per model and F's AUROC. Data: /api/runs/ID/metrics, then pushed by
+// Server-Sent Events; if the stream drops or lags, the page polls the metrics API.
+(function () {
+  const root = document.getElementById('charts');
+  if (!root || typeof uPlot === 'undefined') return;
+  const run = root.dataset.run;
+  for (const t of document.querySelectorAll('time[data-ms]')) t.textContent = new Date(+t.dataset.ms).toLocaleTimeString();
+  const steps = [], evals = [];
+  let last = 0;
+  const defs = [
+    ['Supervised loss', s => [s.t1.sup, s.t2 ? s.t2.sup : null], ['T1', 'T2']],
+    ['Dynamic consistency loss', s => [s.t1.dc, s.t2 ? s.t2.dc : null], ['T1', 'T2']],
+    ['Flaw correction loss', s => [s.t1.fc, s.t2 ? s.t2.fc : null], ['T1', 'T2']],
+    ['Flaw detector loss', s => [s.fd_loss], ['F']],
+    ['lambda_dc * r', s => [s.dc_weight], ['weight']],
+    ['Learning rates', s => [s.lr, s.fd_lr], ['task', 'F']],
+    ['Mask shares', s => [s.dc_share_t1, s.dc_share_t2, s.fc_share], ['dc T1', 'dc T2', 'fc']],
+    ['Images / s', s => [s.images_per_sec], ['train']],
+  ];
+  const evalDefs = [
+    ['Validation score (mIoU / PSNR)', e => e.models.map(m => m.score), ['T1', 'T2']],
+    ["F's AUROC of wrong pixels", e => e.flaw ? [e.flaw.auroc_t1, e.flaw.auroc_t2] : [null, null], ['T1', 'T2']],
+  ];
+  const colours = ['#2457d6', '#d6452c', '#2e9d4f', '#8a3fd1'];
+  root.innerHTML = '';
+  function make(title, names) {
+    const div = document.createElement('div'); div.className = 'chart'; root.appendChild(div);
+    const series = [{ label: 'step' }].concat(names.map((n, i) => ({ label: n, stroke: colours[i], spanGaps: true })));
+    return new uPlot({ title, width: 450, height: 220, series, scales: { x: { time: false } } }, [[]].concat(names.map(() => [])), div);
+  }
+  const charts = defs.map(([t, , n]) => make(t, n));
+  const evalCharts = evalDefs.map(([t, , n]) => make(t, n));
+  function redraw() {
+    defs.forEach(([, f, n], i) => {
+      const cols = [steps.map(s => s.step)].concat(n.map((_, k) => steps.map(s => f(s)[k] ?? null)));
+      charts[i].setData(cols);
+    });
+    evalDefs.forEach(([, f, n], i) => {
+      const cols = [evals.map(e => e.step)].concat(n.map((_, k) => evals.map(e => f(e)[k] ?? null)));
+      evalCharts[i].setData(cols);
+    });
+    if (steps.length) document.getElementById('step').textContent = steps[steps.length - 1].step;
+  }
+  let pending = false;
+  function schedule() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; redraw(); }); } }
+  async function poll() {
+    const r = await fetch(`/api/runs/${run}/metrics?since=${last}`);
+    if (!r.ok) return;
+    const m = await r.json();
+    for (const s of m.steps) { steps.push(s); last = Math.max(last, s.step); }
+    for (const e of m.evals) evals.push(e);
+    schedule();
+  }
+  poll().then(() => {
+    const es = new EventSource(`/api/runs/${run}/live`);
+    es.addEventListener('step', ev => { const s = JSON.parse(ev.data).data; if (s.step > last) { steps.push(s); last = s.step; schedule(); } });
+    es.addEventListener('eval', ev => { evals.push(JSON.parse(ev.data).data); schedule(); });
+    for (const k of ['finished', 'stopped', 'failed']) es.addEventListener(k, () => setTimeout(() => location.reload(), 500));
+    es.addEventListener('lagged', poll);
+    es.onerror = () => { es.close(); setInterval(poll, 2000); };
+  });
+})();
