@@ -2,11 +2,12 @@
 # Install what a fresh Debian machine lacks to build, run and test flawmap. Idempotent.
 # - mesa-vulkan-drivers + libvulkan1: Mesa's lavapipe, so wgpu runs on a CPU-only machine
 #   (the GPU code path is tested there; a real GPU's own driver is used where present);
-# - nodejs + npm: installs the dashboard's chart library (uPlot) from package-lock.json.
+# - chromium: the browser tests drive Debian's Chromium (playwright-core launches it);
+# - nodejs + npm: install the chart library (uPlot) and playwright-core from package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pkg in mesa-vulkan-drivers libvulkan1; do
+for pkg in mesa-vulkan-drivers libvulkan1 chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 command -v npm >/dev/null || need+=(nodejs npm)

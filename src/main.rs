@@ -82,7 +82,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into())).init();
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into())).init();
     let result = match Cli::parse().command {
         None => serve(ServeArgs { addr: None, data_dir: None, ..Default::default() }),
         Some(Command::Serve(args)) => serve(args),

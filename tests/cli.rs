@@ -31,6 +31,13 @@ fn an_invalid_config_exits_non_zero_naming_the_field() {
 }
 
 #[test]
+fn the_shapes_example_is_the_builtin_demo() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shapes-gct.toml")).unwrap();
+    let example = flawmap::config::RunConfig::from_toml(&text).unwrap();
+    assert_eq!(example, flawmap::config::RunConfig::shapes_demo(flawmap::config::Algorithm::Gct));
+}
+
+#[test]
 fn example_configs_are_valid() {
     for name in ["shapes-gct", "shapes-suponly", "nuclei-gct", "photos-denoise"] {
         let text = std::fs::read_to_string(format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
@@ -43,12 +50,12 @@ fn train_then_eval_a_checkpoint() {
     let dir = tmp("cli_train");
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shapes-gct.toml")).unwrap();
     let text = text
-        .replace("train_images = 320, val_images = 48, image_size = 64", "train_images = 16, val_images = 2, image_size = 32")
-        .replace("crop_size = 64", "crop_size = 32")
-        .replace("base_size = 64", "base_size = 32")
-        .replace("width = 16", "width = 8")
-        .replace("ndf = 32", "ndf = 8")
-        .replace("epochs = 6", "iterations = 4");
+        .replace("train_images = 320, val_images = 48, image_size = 48", "train_images = 16, val_images = 2, image_size = 32")
+        .replace("crop_size = 48", "crop_size = 32")
+        .replace("base_size = 48", "base_size = 32")
+        .replace("width = 12", "width = 8")
+        .replace("ndf = 16", "ndf = 8")
+        .replace("epochs = 4 ", "iterations = 4 ");
     let cfg = dir.join("tiny.toml");
     std::fs::write(&cfg, text).unwrap();
     let out = flawmap().args(["train", "--device", "cpu", "--config"]).arg(&cfg).arg("--out").arg(dir.join("out")).output().unwrap();

@@ -72,14 +72,14 @@ fn draw<R: Rng>(size: usize, rng: &mut R) -> (Vec<u8>, Vec<u8>) {
             img[y * size + x] = [0, 1, 2].map(|c| bg[c] * (1.0 - w) + bg2[c] * w);
         }
     }
-    let count = rng.random_range(1..=4);
+    let count = rng.random_range(1..=3);
     for _ in 0..count {
         let class = rng.random_range(1..NUM_CLASSES);
-        let r = rng.random_range(0.08..0.22) * s;
+        let r = rng.random_range(0.12..0.28) * s;
         let c = (rng.random_range(0.15..0.85) * s, rng.random_range(0.15..0.85) * s);
         let aspect = rng.random_range(0.5..1.0);
         let angle = rng.random_range(0.0..std::f64::consts::PI);
-        let fill = if rng.random_bool(0.3) { near(bg, rng) } else { colour(rng) };
+        let fill = if rng.random_bool(0.25) { near(bg, rng) } else { colour(rng) };
         let stripes = rng.random_range(0.0..0.15);
         for y in 0..size {
             for x in 0..size {

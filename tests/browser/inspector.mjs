@@ -1,0 +1,70 @@
+// Drives Debian's Chromium (playwright-core from npm, no browser download) through the
+// dashboard: new-run form -> a short GCT run on the built-in set -> the inspector shows
+// flaw maps and masks, and moving the step slider changes them. Screenshots go to OUT.
+// Usage: node tests/browser/inspector.mjs BASE_URL OUT_DIR
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+
+const [base, out] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1800, height: 1100 } });
+  await page.goto(`${base}/runs/new`);
+  // A short run: few iterations, a snapshot every 3, small nets.
+  const set = async (name, value) => page.fill(`[name="${name}"]`, String(value));
+  await set('name', 'browser-gct');
+  await set('train.iterations', 12);
+  await set('train.vis_every', 3);
+  await set('train.eval_every', 6);
+  await set('t1.width', 8);
+  await set('t2.width', 8);
+  await set('flaw_detector.ndf', 8);
+  await page.selectOption('[name="algorithm"]', 'gct');
+  await Promise.all([page.waitForURL(/\/runs\/\d+$/), page.click('button[type=submit]')]);
+  const id = page.url().split('/').pop();
+
+  // Wait for the run to finish (the page's own SSE reloads it; poll the API to be sure).
+  for (let i = 0; ; i++) {
+    const run = await (await fetch(`${base}/api/runs/${id}`)).json();
+    if (run.status === 'finished') break;
+    assert.ok(!['failed', 'stopped'].includes(run.status), `run ended ${run.status}: ${run.error}`);
+    assert.ok(i < 600, 'run did not finish in time');
+    await new Promise(r => setTimeout(r, 500));
+  }
+  await page.goto(`${base}/runs/${id}`);
+  await page.waitForSelector('#charts .uplot');
+  await page.screenshot({ path: `${out}/run.png` });
+
+  await page.goto(`${base}/runs/${id}/inspect`);
+  const flaw = 'td img[alt="flaw_t1"]';
+  await page.waitForSelector(flaw);
+  for (const layer of ['input', 'ground_truth', 't1', 't2', 'flaw_t1', 'flaw_t2', 'target_t1', 'dc_mask_t1', 'dc_mask_t2', 'fc_mask']) {
+    const n = await page.locator(`img[alt="${layer}"]`).count();
+    assert.ok(n > 0, `no ${layer} panel`);
+  }
+  await page.waitForFunction(s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0), flaw);
+  const latest = await page.inputValue('#step-box');
+  const srcLatest = await page.getAttribute(flaw, 'src');
+  const bytes = async src => Buffer.from(await (await fetch(base + src)).arrayBuffer()).toString('base64');
+  const imgLatest = await bytes(srcLatest);
+  await page.screenshot({ path: `${out}/inspector.png` });
+
+  // Move the slider to the first saved step: every panel follows, "follow latest" turns off.
+  await page.focus('#step-slider');
+  await page.$eval('#step-slider', el => { el.value = 0; el.dispatchEvent(new Event('input')); });
+  await page.waitForFunction(v => document.querySelector('#step-box').value !== v, latest);
+  const srcFirst = await page.getAttribute(flaw, 'src');
+  assert.notEqual(srcFirst, srcLatest, 'the flaw panel did not change step');
+  assert.notEqual(await bytes(srcFirst), imgLatest, 'the flaw map is the same picture at both steps');
+  assert.equal(await page.isChecked('#follow'), false);
+  assert.match(page.url(), /step=\d+/);
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(s => document.querySelector('#step-box').value !== s, srcFirst.split('/')[5]);
+  await page.screenshot({ path: `${out}/inspector-first-step.png` });
+  console.log(`browser test passed: run ${id}, steps ${srcFirst.split('/')[5]} -> ${latest}`);
+} finally {
+  await browser.close();
+}

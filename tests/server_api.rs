@@ -1,0 +1,204 @@
+//! The dashboard's API on a real server (ephemeral port, real SQLite file, real HTTP
+//! client): a run's whole life, downloads, and bad input.
+
+mod common;
+
+use common::{out_dir, tiny};
+use flawmap::config::Algorithm;
+use flawmap::server::{ServeOptions, build};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+struct Server {
+    base: String,
+    data_dir: PathBuf,
+}
+
+async fn start(name: &str, datasets: Vec<PathBuf>, token: Option<&str>, addr: &str) -> anyhow::Result<Server> {
+    let data_dir = out_dir(name);
+    let opts = ServeOptions {
+        addr: addr.parse()?,
+        data_dir: data_dir.clone(),
+        datasets_dirs: datasets,
+        token: token.map(str::to_string),
+        concurrency: 1,
+        static_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
+    };
+    let (app, _) = build(&opts).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let local: SocketAddr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Ok(Server { base: format!("http://{local}"), data_dir })
+}
+
+async fn get_json(c: &reqwest::Client, url: &str) -> Value {
+    let r = c.get(url).send().await.unwrap();
+    assert!(r.status().is_success(), "GET {url}: {}", r.status());
+    r.json().await.unwrap()
+}
+
+/// Poll until `pred` holds on the run (or fail after `secs`).
+async fn wait_run(c: &reqwest::Client, base: &str, id: i64, secs: u64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let run = get_json(c, &format!("{base}/api/runs/{id}")).await;
+        if pred(&run) {
+            return run;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}: {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn long_config() -> Value {
+    let mut c = tiny(Algorithm::Gct, 100_000);
+    c.train.checkpoint_every = 2;
+    c.train.vis_every = 2;
+    c.train.eval_every = 1000;
+    serde_json::to_value(c).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_created_trained_stopped_resumed_and_downloaded() {
+    let s = start("api_flow", vec![], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let r = c.post(format!("{}/api/runs", s.base)).json(&json!({ "config": long_config(), "tags": "test, api" })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+    let listed = get_json(&c, &format!("{}/api/runs?tag=api", s.base)).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(matches!(listed[0]["status"].as_str(), Some("queued" | "running")));
+
+    wait_run(&c, &s.base, id, 120, "4 steps", |r| r["status"] == "running" && r["current_step"].as_i64() >= Some(4)).await;
+    let m = get_json(&c, &format!("{}/api/runs/{id}/metrics", s.base)).await;
+    assert!(m["steps"].as_array().unwrap().len() >= 4);
+    let since = get_json(&c, &format!("{}/api/runs/{id}/metrics?since=3", s.base)).await;
+    assert!(since["steps"].as_array().unwrap().iter().all(|s| s["step"].as_i64().unwrap() > 3));
+    let snaps = get_json(&c, &format!("{}/api/runs/{id}/snapshots", s.base)).await;
+    let step = snaps["steps"][0].as_i64().unwrap();
+    let layers = get_json(&c, &format!("{}/api/runs/{id}/snapshots/{step}", s.base)).await;
+    assert!(layers.as_array().unwrap().iter().any(|l| l["layer"] == "fc_mask"));
+    let png = c.get(format!("{}/api/runs/{id}/snapshots/{step}/0/flaw_t1.png?cmap=inferno", s.base)).send().await.unwrap();
+    assert_eq!(png.status(), StatusCode::OK);
+    assert_eq!(&png.bytes().await.unwrap()[1..4], b"PNG");
+    let values = get_json(&c, &format!("{}/api/runs/{id}/snapshots/{step}/0/values?x=3&y=4", s.base)).await;
+    assert!(values["flaw_t1"].is_number() && values["input"].is_array());
+
+    let r = c.post(format!("{}/api/runs/{id}/stop", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let stopped = wait_run(&c, &s.base, id, 60, "stopped", |r| r["status"] == "stopped").await;
+    let stop_step = stopped["current_step"].as_i64().unwrap();
+
+    // Checkpoints: the list, a whole download checked against its SHA-256, a range, an ETag.
+    let list = get_json(&c, &format!("{}/api/runs/{id}/checkpoints", s.base)).await;
+    let latest = list.as_array().unwrap().iter().filter(|c| c["best"] == false).max_by_key(|c| c["step"].as_i64()).unwrap().clone();
+    assert_eq!(latest["step"].as_i64().unwrap(), stop_step, "stop writes a checkpoint at the step it stopped");
+    let r = c.get(format!("{}/api/runs/{id}/checkpoints/latest", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains(".safetensors"));
+    assert_eq!(r.headers()["accept-ranges"], "bytes");
+    let body = r.bytes().await.unwrap();
+    assert_eq!(body.len() as i64, latest["bytes"].as_i64().unwrap());
+    let sha = format!("{:x}", Sha256::digest(&body));
+    assert_eq!(sha, latest["sha256"].as_str().unwrap());
+    assert_eq!(etag, format!("\"{sha}\""));
+    let r = c.get(latest["url"].as_str().map(|u| format!("{}{u}", s.base)).unwrap()).header("range", "bytes=100-299").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap(), body.slice(100..300));
+    let r = c.get(format!("{}/api/runs/{id}/checkpoints/latest", s.base)).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+
+    // Resume continues from the checkpoint; history is not duplicated.
+    let r = c.post(format!("{}/api/runs/{id}/resume", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    wait_run(&c, &s.base, id, 120, "progress after resume", |r| r["status"] == "running" && r["current_step"].as_i64() >= Some(stop_step + 2)).await;
+    c.post(format!("{}/api/runs/{id}/stop", s.base)).send().await.unwrap();
+    wait_run(&c, &s.base, id, 60, "stopped again", |r| r["status"] == "stopped").await;
+    let m = get_json(&c, &format!("{}/api/runs/{id}/metrics", s.base)).await;
+    let steps: Vec<i64> = m["steps"].as_array().unwrap().iter().map(|s| s["step"].as_i64().unwrap()).collect();
+    assert!(steps.windows(2).all(|w| w[1] == w[0] + 1), "steps must run 1, 2, 3 ... once each: {steps:?}");
+    let events = get_json(&c, &format!("{}/api/runs/{id}/events", s.base)).await;
+    assert!(events.as_array().unwrap().iter().filter(|e| e["kind"] == "started").count() == 2);
+
+    // Clone with an edit: a new queued run whose parent is this one.
+    let mut edited = long_config();
+    edited["name"] = json!("clone");
+    let r = c.post(format!("{}/api/runs/{id}/clone", s.base)).json(&json!({ "config": edited })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let clone = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+    let run = get_json(&c, &format!("{}/api/runs/{clone}", s.base)).await;
+    assert_eq!(run["parent_id"].as_i64(), Some(id));
+    c.post(format!("{}/api/runs/{clone}/stop", s.base)).send().await.unwrap();
+    assert!(s.data_dir.join("flawmap.db").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_the_right_4xx_and_the_server_stays_up() {
+    let datasets = out_dir("api_bad_datasets");
+    std::fs::create_dir_all(datasets.join("ok")).unwrap();
+    let s = start("api_bad", vec![datasets.clone()], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let base = &s.base;
+
+    let mut bad = long_config();
+    bad["data"]["label_ratio"] = json!(7.0);
+    bad["train"]["batch_labeled"] = json!(0);
+    let r = c.post(format!("{base}/api/runs")).json(&json!({ "config": bad })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = r.json().await.unwrap();
+    let fields: Vec<&str> = body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert!(fields.contains(&"data.label_ratio") && fields.contains(&"train.batch_labeled"), "{fields:?}");
+
+    assert_eq!(c.get(format!("{base}/api/runs/999")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(c.get(format!("{base}/api/runs/abc")).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(c.get(format!("{base}/api/runs/-3")).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(c.get(format!("{base}/runs/999")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // Dataset paths outside the roots are refused, whatever their spelling.
+    for path in ["/etc", "../../etc", "ok/../../..", "/tmp"] {
+        let mut cfg = long_config();
+        cfg["data"]["source"] = json!({ "kind": "folder", "path": path, "val_fraction": 0.25 });
+        cfg["data"]["num_classes"] = json!(2);
+        let r = c.post(format!("{base}/api/runs")).json(&json!({ "config": cfg })).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    // Downloads never leave the database's files.
+    for which in ["..%2F..%2Fflawmap.db", "%2Fetc%2Fpasswd", "latest"] {
+        let r = c.get(format!("{base}/api/runs/1/checkpoints/{which}")).send().await.unwrap();
+        assert!(matches!(r.status(), StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND), "{which}: {}", r.status());
+    }
+    // An oversized body.
+    let big = vec![b'x'; flawmap::server::BODY_LIMIT + 1024];
+    let r = c.post(format!("{base}/api/runs")).header("content-type", "application/json").body(big).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Cross-site forgery: a POST from another origin.
+    let r = c.post(format!("{base}/api/runs")).header("origin", "http://evil.example").json(&json!({ "preset": "gct" })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = c.post(format!("{base}/runs/preset")).header("sec-fetch-site", "cross-site").form(&[("preset", "gct")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The form re-renders with field messages and keeps what was typed.
+    let r = c.post(format!("{base}/runs")).form(&[("train.lr", "fast"), ("data.label_ratio", "0.3")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("train.lr") && html.contains("value=\"fast\"") && html.contains("value=\"0.3\""), "{html}");
+
+    assert_eq!(c.get(format!("{base}/")).send().await.unwrap().status(), StatusCode::OK, "server alive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_loopback_bind_needs_a_token_on_every_request() {
+    assert!(start("token_missing", vec![], None, "0.0.0.0:0").await.is_err(), "no token: refuse to start");
+    let s = start("token", vec![], Some("s3cret"), "0.0.0.0:0").await.unwrap();
+    let c = reqwest::Client::new();
+    assert_eq!(c.get(format!("{}/api/runs", s.base)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(c.get(format!("{}/", s.base)).bearer_auth("wrong").send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(c.get(format!("{}/api/runs", s.base)).bearer_auth("s3cret").send().await.unwrap().status(), StatusCode::OK);
+    let r = c.get(format!("{}/?token=s3cret", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
+}

@@ -1,0 +1,78 @@
+//! A server process killed mid-run (SIGKILL) and restarted on the same data directory
+//! shows the run `interrupted` and resumes it without duplicate steps.
+
+mod common;
+
+use common::{out_dir, tiny};
+use flawmap::config::Algorithm;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Start `flawmap serve` on an ephemeral port; returns the child and its base URL.
+fn serve(data_dir: &Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flawmap"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    while !line.contains("dashboard on") {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "the server exited before printing its address");
+    }
+    let url = line.split_whitespace().last().expect("the server prints its address").trim_end_matches('/').to_string();
+    (child, url)
+}
+
+fn run_state(c: &reqwest::blocking::Client, base: &str, id: i64) -> Value {
+    c.get(format!("{base}/api/runs/{id}")).send().unwrap().json().unwrap()
+}
+
+fn wait(c: &reqwest::blocking::Client, base: &str, id: i64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let t0 = Instant::now();
+    loop {
+        let r = run_state(c, base, id);
+        if pred(&r) {
+            return r;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "timed out waiting for {what}: {r}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_killed_server_leaves_the_run_interrupted_and_it_resumes_without_duplicates() {
+    let dir = out_dir("crash");
+    let c = reqwest::blocking::Client::new();
+    let (mut child, base) = serve(&dir);
+    let mut cfg = tiny(Algorithm::Gct, 100_000);
+    cfg.train.checkpoint_every = 3;
+    let r: Value = c.post(format!("{base}/api/runs")).json(&json!({ "config": cfg })).send().unwrap().json().unwrap();
+    let id = r["ids"][0].as_i64().unwrap();
+    wait(&c, &base, id, "a checkpoint and more steps", |r| r["current_step"].as_i64() >= Some(7));
+    child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    child.wait().unwrap();
+
+    let (mut child, base) = serve(&dir);
+    let r = run_state(&c, &base, id);
+    assert_eq!(r["status"], "interrupted", "{r}");
+    let before = r["current_step"].as_i64().unwrap();
+    let res = c.post(format!("{base}/api/runs/{id}/resume")).send().unwrap();
+    assert!(res.status().is_success(), "{}", res.text().unwrap());
+    wait(&c, &base, id, "progress after resume", |r| r["status"] == "running" && r["current_step"].as_i64() > Some(before + 2));
+    c.post(format!("{base}/api/runs/{id}/stop")).send().unwrap();
+    wait(&c, &base, id, "stopped", |r| r["status"] == "stopped");
+    let m: Value = c.get(format!("{base}/api/runs/{id}/metrics")).send().unwrap().json().unwrap();
+    let steps: Vec<i64> = m["steps"].as_array().unwrap().iter().map(|s| s["step"].as_i64().unwrap()).collect();
+    assert_eq!(steps.first(), Some(&1));
+    assert!(steps.windows(2).all(|w| w[1] == w[0] + 1), "one row per step, no gaps or duplicates: {steps:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
