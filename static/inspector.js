@@ -60,6 +60,7 @@
     if (!r.ok) return;
     const idx = await r.json();
     steps = idx.steps; probes = idx.probes;
+    $('legend').innerHTML = (idx.classes || []).map(c => `<span class="swatch" style="background:${c.colour}"></span>${c.name}`).join('');
     $('step-slider').max = Math.max(0, steps.length - 1);
     if (!steps.length) { $('rows').innerHTML = '<tr><td colspan="12">No snapshot yet.</td></tr>'; return; }
     const want = $('follow').checked || !steps.includes(state.step) ? steps[steps.length - 1] : state.step;

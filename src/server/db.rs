@@ -160,6 +160,15 @@ pub enum Series {
     Evals,
 }
 
+/// The engine's description of a run's latest start (device, split, probes, class names).
+pub async fn run_info(db: &SqlitePool, run: i64) -> AppResult<Option<crate::engine::events::RunInfo>> {
+    let json: Option<String> = sqlx::query_scalar("SELECT message FROM run_events WHERE run_id = ? AND kind = 'run_info' ORDER BY id DESC LIMIT 1")
+        .bind(run)
+        .fetch_optional(db)
+        .await?;
+    Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+}
+
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct ProbeRow {
     pub idx: i64,

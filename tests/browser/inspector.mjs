@@ -46,6 +46,7 @@ try {
     assert.ok(n > 0, `no ${layer} panel`);
   }
   await page.waitForFunction(s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0), flaw);
+  assert.match(await page.textContent('#legend'), /background.*ellipse.*rectangle.*triangle/);
   const latest = await page.inputValue('#step-box');
   const srcLatest = await page.getAttribute(flaw, 'src');
   const bytes = async src => Buffer.from(await (await fetch(base + src)).arrayBuffer()).toString('base64');
@@ -64,6 +65,11 @@ try {
   await page.keyboard.press('ArrowRight');
   await page.waitForFunction(s => document.querySelector('#step-box').value !== s, srcFirst.split('/')[5]);
   await page.screenshot({ path: `${out}/inspector-first-step.png` });
+  // The compare view (a run against itself is enough to check it renders both sides).
+  await page.goto(`${base}/compare?a=${id}&b=${id}`);
+  await page.waitForSelector('#compare-charts .uplot');
+  await page.waitForSelector('#cmp-rows img[alt="flaw_t1"]');
+  assert.equal(await page.locator('#cmp-rows tr').first().locator('img[alt="flaw_t1"]').count(), 2);
   console.log(`browser test passed: run ${id}, steps ${srcFirst.split('/')[5]} -> ${latest}`);
 } finally {
   await browser.close();

@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/runs/preset", post(create_preset))
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/inspect", get(inspect_page))
+        .route("/compare", get(compare_page))
         .route("/runs/{id}/{action}", post(run_action))
 }
 
@@ -252,6 +253,26 @@ async fn inspect_page(State(s): State<AppState>, Path(id): Path<String>) -> Page
     let id = run_id(&id).map_err(html_err)?;
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
     page(InspectPage { run: line(&row) })
+}
+
+#[derive(Template)]
+#[template(path = "compare.html")]
+struct ComparePage {
+    a: RunLine,
+    b: RunLine,
+}
+
+#[derive(Deserialize)]
+struct CompareQuery {
+    a: String,
+    b: String,
+}
+
+async fn compare_page(State(s): State<AppState>, Query(q): Query<CompareQuery>) -> PageResult {
+    let (a, b) = (run_id(&q.a).map_err(html_err)?, run_id(&q.b).map_err(html_err)?);
+    let a = db::get_run(&s.db, a).await.map_err(html_err)?;
+    let b = db::get_run(&s.db, b).await.map_err(html_err)?;
+    page(ComparePage { a: line(&a), b: line(&b) })
 }
 
 async fn run_action(State(s): State<AppState>, Path((id, action)): Path<(String, String)>) -> PageResult {

@@ -30,9 +30,21 @@ fn number(raw: &str, what: &str) -> AppResult<i64> {
 async fn index(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<serde_json::Value>> {
     let id = run_id(&id)?;
     db::get_run(&s.db, id).await?;
+    let classes: Vec<serde_json::Value> = db::run_info(&s.db, id)
+        .await?
+        .map(|info| info.class_names)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(k, name)| {
+            let [r, g, b] = class_colour(k as u8);
+            serde_json::json!({ "id": k, "name": name, "colour": format!("#{r:02x}{g:02x}{b:02x}") })
+        })
+        .collect();
     Ok(Json(serde_json::json!({
         "steps": db::snapshot_steps(&s.db, id).await?,
         "probes": db::probes(&s.db, id).await?,
+        "classes": classes,
     })))
 }
 
