@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # The test command: set up, then run every test (unit, integration, the wgpu path on
-# lavapipe, the CLI). Nothing is skipped: a missing Vulkan driver fails the wgpu test.
+# lavapipe, the CLI, the server, the browser). Nothing is skipped: a missing Vulkan driver,
+# Chromium or node module fails its test. Ends with one summary line over all test binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"   # silences Mesa's warning
-cargo test --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --locked "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "flawmap: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

@@ -2,9 +2,10 @@
 //! server: start a run from the new-run form and watch the inspector follow the slider.
 //! Needs `scripts/setup.sh` (chromium, node modules); it fails, not skips, without them.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn the_inspector_shows_flaw_maps_that_follow_the_step_slider() {
@@ -13,21 +14,7 @@ fn the_inspector_shows_flaw_maps_that_follow_the_step_slider() {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_flawmap"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(out.join("data"))
-        .current_dir(&root)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("dashboard on") {
-        line.clear();
-        assert!(reader.read_line(&mut line).unwrap() > 0, "server exited");
-    }
-    let base = line.split_whitespace().last().unwrap().trim_end_matches('/').to_string();
+    let (mut server, base) = common::spawn_server(&out.join("data"));
     let result = Command::new("node").arg("tests/browser/inspector.mjs").arg(&base).arg(&out).current_dir(&root).output();
     server.kill().unwrap();
     server.wait().unwrap();

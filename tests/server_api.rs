@@ -213,3 +213,54 @@ async fn a_non_loopback_bind_needs_a_token_on_every_request() {
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
 }
+
+fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+async fn upload(c: &reqwest::Client, base: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name(format!("{name}.zip"));
+    c.post(format!("{base}/api/datasets")).multipart(reqwest::multipart::Form::new().part("file", part)).send().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zipped_dataset_uploads_and_trains_and_a_malicious_one_is_refused() {
+    let s = start("api_upload", vec![], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let fx = common::fixtures().join("realdata/nuclei");
+    let mut entries = Vec::new();
+    for t in ["tile_0_0", "tile_0_1", "tile_1_0", "tile_1_1", "tile_2_2"] {
+        entries.push((format!("nuclei/images/{t}.png"), std::fs::read(fx.join(format!("images/{t}.png"))).unwrap()));
+        entries.push((format!("nuclei/masks/{t}.png"), std::fs::read(fx.join(format!("masks/{t}.png"))).unwrap()));
+    }
+    let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, d)| (n.as_str(), d.clone())).collect();
+    let r = upload(&c, &s.base, "nuclei", zip_of(&refs)).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let up: Value = r.json().await.unwrap();
+    assert_eq!(up["layout"], "folder");
+    assert_eq!(up["files"], 10);
+
+    let mut cfg = tiny(Algorithm::Gct, 3);
+    cfg.data.source = flawmap::config::DataSource::Folder { path: up["path"].as_str().unwrap().into(), val_fraction: 0.25 };
+    cfg.data.num_classes = 2;
+    let r = c.post(format!("{}/api/runs", s.base)).json(&json!({ "config": cfg })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+    let run = wait_run(&c, &s.base, id, 120, "the uploaded dataset's run to end", |r| matches!(r["status"].as_str(), Some("finished" | "failed"))).await;
+    assert_eq!(run["status"], "finished", "{run}");
+
+    // Zip-slip: an entry that climbs out of the folder fails the whole upload.
+    let r = upload(&c, &s.base, "evil", zip_of(&[("ok/images/a.png", vec![1, 2, 3]), ("../../evil.txt", b"x".to_vec())])).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(!s.data_dir.join("evil.txt").exists() && !s.data_dir.parent().unwrap().join("evil.txt").exists());
+    let r = upload(&c, &s.base, "junk", b"not a zip at all".to_vec()).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = upload(&c, &s.base, "empty", zip_of(&[("readme.txt", b"no images".to_vec())])).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

@@ -3,33 +3,10 @@
 
 mod common;
 
-use common::{out_dir, tiny};
+use common::{out_dir, spawn_server as serve, tiny};
 use flawmap::config::Algorithm;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Start `flawmap serve` on an ephemeral port; returns the child and its base URL.
-fn serve(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_flawmap"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    while !line.contains("dashboard on") {
-        line.clear();
-        assert!(out.read_line(&mut line).unwrap() > 0, "the server exited before printing its address");
-    }
-    let url = line.split_whitespace().last().expect("the server prints its address").trim_end_matches('/').to_string();
-    (child, url)
-}
 
 fn run_state(c: &reqwest::blocking::Client, base: &str, id: i64) -> Value {
     c.get(format!("{base}/api/runs/{id}")).send().unwrap().json().unwrap()

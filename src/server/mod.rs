@@ -9,6 +9,7 @@ pub mod recorder;
 pub mod routes;
 pub mod security;
 pub mod state;
+pub mod uploads;
 
 use axum::Router;
 use state::AppState;
@@ -46,7 +47,10 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
     let data_dir = opts.data_dir.canonicalize()?;
     let db = db::open(&data_dir.join("flawmap.db")).await?;
     let runs = manager::RunManager::new(db.clone(), data_dir.clone(), opts.concurrency);
-    let roots = opts.datasets_dirs.iter().filter_map(|d| d.canonicalize().ok()).collect();
+    // Uploaded datasets live under the data directory, which is always a dataset root.
+    std::fs::create_dir_all(data_dir.join("uploads"))?;
+    let mut roots: Vec<PathBuf> = opts.datasets_dirs.iter().filter_map(|d| d.canonicalize().ok()).collect();
+    roots.push(data_dir.join("uploads").canonicalize()?);
     let state = AppState { db, runs: runs.clone(), data_dir, dataset_roots: Arc::new(roots), token: opts.token.clone().map(Arc::new) };
     runs.recover().await?;
     let app = Router::new()
@@ -55,6 +59,7 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
         .merge(routes::checkpoints::router())
         .merge(routes::snapshots::router())
         .merge(routes::live::router())
+        .merge(routes::datasets::router())
         .nest_service("/static", ServeDir::new(&opts.static_dir))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -57,3 +57,26 @@ pub fn assert_finished(events: &[Event]) {
         other => panic!("expected Finished, got {other:?}"),
     }
 }
+
+/// Start the `flawmap serve` binary on an ephemeral port over `data_dir`; returns the child
+/// process and its base URL (read from the line it prints once bound).
+pub fn spawn_server(data_dir: &Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flawmap"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the flawmap binary starts");
+    let mut out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    while !line.contains("dashboard on") {
+        line.clear();
+        assert!(out.read_line(&mut line).expect("read the server's output") > 0, "the server exited before printing its address");
+    }
+    let url = line.split_whitespace().last().expect("an address").trim_end_matches('/').to_string();
+    (child, url)
+}

@@ -1,6 +1,7 @@
 //! One router per resource, merged into the app.
 
 pub mod checkpoints;
+pub mod datasets;
 pub mod form;
 pub mod live;
 pub mod pages;

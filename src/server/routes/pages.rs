@@ -169,8 +169,19 @@ fn new_run_page(s: &AppState, config: &RunConfig, typed: &[(String, String)], er
     }
 }
 
-async fn new_page(State(s): State<AppState>) -> PageResult {
-    page(new_run_page(&s, &RunConfig::shapes_demo(Algorithm::Gct), &[], Vec::new()))
+#[derive(Deserialize)]
+struct NewQuery {
+    /// Preselected dataset (after an upload).
+    kind: Option<String>,
+    path: Option<String>,
+}
+
+async fn new_page(State(s): State<AppState>, Query(q): Query<NewQuery>) -> PageResult {
+    let typed: Vec<(String, String)> = [("data.source.kind", q.kind), ("data.source.path", q.path)]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+        .collect();
+    page(new_run_page(&s, &RunConfig::shapes_demo(Algorithm::Gct), &typed, Vec::new()))
 }
 
 async fn create_from_form(State(s): State<AppState>, Form(fields): Form<Vec<(String, String)>>) -> PageResult {
