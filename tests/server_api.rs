@@ -125,6 +125,14 @@ async fn a_run_is_created_trained_stopped_resumed_and_downloaded() {
     let events = get_json(&c, &format!("{}/api/runs/{id}/events", s.base)).await;
     assert!(events.as_array().unwrap().iter().filter(|e| e["kind"] == "started").count() == 2);
 
+    // A stop right after creation is never lost, whether the run is still queued or starting.
+    for _ in 0..3 {
+        let r = c.post(format!("{}/api/runs", s.base)).json(&json!({ "config": long_config() })).send().await.unwrap();
+        let quick = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+        assert_eq!(c.post(format!("{}/api/runs/{quick}/stop", s.base)).send().await.unwrap().status(), StatusCode::OK);
+        wait_run(&c, &s.base, quick, 60, "an immediate stop", |r| r["status"] == "stopped").await;
+    }
+
     // Clone with an edit: a new queued run whose parent is this one.
     let mut edited = long_config();
     edited["name"] = json!("clone");

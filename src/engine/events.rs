@@ -71,6 +71,8 @@ pub struct StepMetrics {
     pub fc_share: Option<f64>,
     pub ms_per_iter: f64,
     pub images_per_sec: f64,
+    /// Wall-clock time the step finished (unix milliseconds), to measure delivery delays.
+    pub time_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -54,9 +54,14 @@ pub struct RunHandle {
 /// later (missing device, corrupt image, ...) arrives as `Event::Failed` and never panics
 /// the caller. The last event is always one of Finished, Stopped or Failed.
 pub fn start(config: RunConfig, options: StartOptions) -> Result<RunHandle, ConfigErrors> {
+    start_with_stop(config, options, StopHandle::default())
+}
+
+/// [`start`] with a stop handle the caller made beforehand, so that a stop asked for while
+/// the run is being started is not lost.
+pub fn start_with_stop(config: RunConfig, options: StartOptions, stop: StopHandle) -> Result<RunHandle, ConfigErrors> {
     config.validate()?;
     let (tx, rx) = channel();
-    let stop = StopHandle::default();
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
         .name(format!("train-{}", config.name))

@@ -179,6 +179,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &
                 fc_share: shares.map(|s| s[2]),
                 ms_per_iter: ms,
                 images_per_sec: host.n as f64 * 1000.0 / ms.max(1e-9),
+                time_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),
             }));
         }
         if t.vis_every > 0 && !probes.is_empty() && (step % t.vis_every == 0 || step == 1 || step == total) {

@@ -58,17 +58,21 @@ impl RunManager {
 
     async fn run(self: &Arc<Self>, id: i64) -> AppResult<()> {
         let row = db::get_run(&self.db, id).await?;
-        if row.status != "queued" {
-            return Ok(()); // stopped while it waited
-        }
         let config = row.config()?;
         let out_dir = Recorder::run_dir(&self.data_dir, id);
         let resume = row.resume_from.as_ref().map(|p| self.data_dir.join(p));
         // Dataset paths were made absolute (and confined) when the run was created.
         let options = StartOptions { data_root: self.data_dir.clone(), out_dir, resume };
-        db::set_status(&self.db, id, "running").await?;
-        let handle = engine::start(config, options)?;
-        self.active.lock().expect("active runs lock").insert(id, handle.stop.clone());
+        // The stop handle is visible before the run counts as running, and the move from
+        // queued to running is atomic: a stop at any moment reaches the run.
+        let stop = StopHandle::default();
+        self.active.lock().expect("active runs lock").insert(id, stop.clone());
+        let started = sqlx::query("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'").bind(id).execute(&self.db).await?;
+        if started.rows_affected() == 0 {
+            self.active.lock().expect("active runs lock").remove(&id);
+            return Ok(()); // stopped while it waited
+        }
+        let handle = engine::start_with_stop(config, options, stop)?;
         // The engine's channel is blocking: a blocking task forwards it to the async side.
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let events = handle.events;
@@ -93,20 +97,23 @@ impl RunManager {
     /// Ask a run to stop. A queued run is stopped at once; a running one after its
     /// current iteration and a checkpoint.
     pub async fn stop(&self, id: i64) -> AppResult<RunRow> {
+        let was_queued = sqlx::query("UPDATE runs SET status = 'stopped' WHERE id = ? AND status = 'queued'").bind(id).execute(&self.db).await?;
+        if was_queued.rows_affected() == 1 {
+            db::add_event(&self.db, id, "stopped", "stopped before it started").await?;
+            return db::get_run(&self.db, id).await;
+        }
         let row = db::get_run(&self.db, id).await?;
         match row.status.as_str() {
-            "queued" => {
-                db::set_status(&self.db, id, "stopped").await?;
-                db::add_event(&self.db, id, "stopped", "stopped before it started").await?;
-            }
             "running" => {
                 let handle = self.active.lock().expect("active runs lock").get(&id).cloned();
                 if let Some(h) = handle {
                     h.stop();
                 }
-                db::set_status(&self.db, id, "stopping").await?;
+                // Only a run still running becomes stopping (it may have just finished).
+                sqlx::query("UPDATE runs SET status = 'stopping' WHERE id = ? AND status = 'running'").bind(id).execute(&self.db).await?;
                 db::add_event(&self.db, id, "stopping", "stop requested").await?;
             }
+            "stopping" => {}
             other => return Err(AppError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped"))),
         }
         db::get_run(&self.db, id).await

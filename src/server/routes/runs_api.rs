@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/runs/{id}/clone", post(clone_run))
         .route("/api/runs/{id}/metrics", get(metrics))
         .route("/api/runs/{id}/events", get(events))
+        .route("/api/presets/{name}", get(preset))
 }
 
 /// Ids in paths are positive integers; anything else is a 400 naming it.
@@ -103,6 +104,11 @@ async fn create(State(s): State<AppState>, Json(body): Json<CreateRun>) -> AppRe
 
 pub fn clean_tags(raw: &str) -> String {
     raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.chars().filter(|c| c.is_alphanumeric() || "-_.".contains(*c)).collect::<String>()).collect::<Vec<_>>().join(",")
+}
+
+/// The configs a preset would queue, to edit and POST back.
+async fn preset(Path(name): Path<String>) -> AppResult<Json<Vec<RunConfig>>> {
+    Ok(Json(preset_configs(&name)?))
 }
 
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
