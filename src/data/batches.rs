@@ -6,7 +6,7 @@
 //! would have seen, without any generator state in the checkpoint.
 
 use super::augment::{View, random_view};
-use super::{Dataset, Item};
+use super::Dataset;
 use crate::config::{RunConfig, TaskKind};
 use crate::rng::{permutation, standard_normal, stream};
 use serde::{Deserialize, Serialize};
@@ -181,11 +181,6 @@ pub fn iterations_per_epoch(config: &RunConfig, split: &Split) -> usize {
     let l = split.labeled.len().div_ceil(b_l);
     let u = split.unlabeled.len().div_ceil(b_u);
     l.max(u).max(1)
-}
-
-/// Convenience for tests and probes: the item list of a split side.
-pub fn items<'a>(data: &'a Dataset, idx: &[usize]) -> Vec<&'a Item> {
-    idx.iter().map(|&i| &data.train[i]).collect()
 }
 
 #[cfg(test)]
