@@ -420,7 +420,7 @@ impl RunConfig {
         self.flaw_detector.ndf = 16;
         self.train.lr = 0.05;
         self.train.epochs = 4;
-        self.train.eval_every = 35;
+        self.train.eval_every = 35; // half an epoch of the shapes set at 1/8 labels
         self.train.vis_every = 10;
         self.gct.dc_rampup_epochs = 1.0;
     }

@@ -7,7 +7,7 @@
 //! labelled), T1 = T2 = UNet of 3 levels, base width 16; F with ndf 32 and 3 stride-2 stages.
 
 use clap::Args;
-use flawmap::config::{Algorithm, RunConfig};
+use flawmap::config::{Algorithm, Arch, NetConfig, RunConfig};
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::data::shapes;
 use flawmap::device::{self, DeviceChoice};
@@ -36,12 +36,21 @@ pub struct BenchArgs {
     one: Option<String>,
 }
 
+/// The fixed bench config, set field by field so that changes to the demo's defaults
+/// never move the figures.
 pub fn bench_config(algorithm: Algorithm) -> RunConfig {
     let mut c = RunConfig::shapes_demo(algorithm);
     c.name = format!("bench-{algorithm}");
+    c.data.num_classes = 4;
+    c.data.crop_size = 64;
+    c.data.base_size = 64;
+    c.data.scale_min = 0.5;
+    c.data.scale_max = 2.0;
     c.train.batch_labeled = 4;
     c.train.batch_unlabeled = 4;
-    c.data.crop_size = 64;
+    for net in [&mut c.t1, &mut c.t2] {
+        *net = NetConfig { arch: Arch::Unet, width: 16, depth: 3 };
+    }
     c.flaw_detector.ndf = 32;
     c.flaw_detector.stride2_stages = Some(3);
     c
@@ -140,4 +149,21 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
     });
     println!("{line}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bench_config_is_the_documented_one() {
+        for alg in [Algorithm::Gct, Algorithm::Suponly] {
+            let c = bench_config(alg);
+            c.validate().unwrap();
+            assert_eq!((c.data.crop_size, c.data.num_classes, c.t1.width, c.t2.width, c.t1.depth), (64, 4, 16, 16, 3));
+            assert_eq!((c.flaw_detector.ndf, c.fd_stages()), (32, 3));
+            assert_eq!(c.labeled_per_batch() + c.unlabeled_per_batch(), 8);
+        }
+        assert_eq!(bench_config(Algorithm::Suponly).labeled_per_batch(), 8);
+    }
 }

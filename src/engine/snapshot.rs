@@ -96,9 +96,9 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
         let rgb = input_to_rgb(&inputs[j], s, config.task);
         l.push(Layer { name: "input".into(), data: LayerData::Rgb { values: rgb } });
         if let Some(lab) = &b.labels {
-            let v: Vec<u8> = lab[j * hw..(j + 1) * hw].iter().map(|&c| c as u8).collect();
-            if v.len() == hw {
-                l.push(Layer { name: "ground_truth".into(), data: LayerData::Classes { values: v } });
+            if let Some(mask) = lab.get(j * hw..(j + 1) * hw) {
+                let values = mask.iter().map(|&c| c as u8).collect();
+                l.push(Layer { name: "ground_truth".into(), data: LayerData::Classes { values } });
             }
         } else if let Some(c) = b.clean.as_ref().filter(|_| j < b.n_labeled) {
             l.push(Layer { name: "ground_truth".into(), data: LayerData::Rgb { values: input_to_rgb(&c[j * 3 * hw..(j + 1) * 3 * hw], s, TaskKind::Denoising) } });

@@ -26,8 +26,7 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     Ok(pool)
 }
 
-/// Run states. `stopping` is a stop asked for and not yet done.
-pub const ACTIVE: [&str; 3] = ["queued", "running", "stopping"];
+/// States a run can be resumed from (`stopping` is a stop asked for and not yet done).
 pub const RESUMABLE: [&str; 3] = ["stopped", "failed", "interrupted"];
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -54,6 +53,8 @@ pub struct RunRow {
     pub created_at: i64,
     pub started_at: Option<i64>,
     pub finished_at: Option<i64>,
+    #[serde(skip)]
+    pub info: Option<String>,
 }
 
 impl RunRow {
@@ -114,11 +115,6 @@ pub async fn list_runs(db: &SqlitePool, status: Option<&str>, tag: Option<&str>)
     Ok(rows)
 }
 
-pub async fn set_status(db: &SqlitePool, id: i64, status: &str) -> AppResult<()> {
-    sqlx::query("UPDATE runs SET status = ? WHERE id = ?").bind(status).bind(id).execute(db).await?;
-    Ok(())
-}
-
 pub async fn add_event(db: &SqlitePool, id: i64, kind: &str, message: &str) -> AppResult<()> {
     sqlx::query("INSERT INTO run_events (run_id, at, kind, message) VALUES (?, ?, ?, ?)")
         .bind(id)
@@ -162,10 +158,7 @@ pub enum Series {
 
 /// The engine's description of a run's latest start (device, split, probes, class names).
 pub async fn run_info(db: &SqlitePool, run: i64) -> AppResult<Option<crate::engine::events::RunInfo>> {
-    let json: Option<String> = sqlx::query_scalar("SELECT message FROM run_events WHERE run_id = ? AND kind = 'run_info' ORDER BY id DESC LIMIT 1")
-        .bind(run)
-        .fetch_optional(db)
-        .await?;
+    let json: Option<String> = sqlx::query_scalar("SELECT info FROM runs WHERE id = ?").bind(run).fetch_optional(db).await?.flatten();
     Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
 }
 
@@ -202,10 +195,10 @@ pub struct LayerRow {
     pub vmax: Option<f64>,
 }
 
+const LAYER_COLUMNS: &str = "SELECT step, probe, layer, kind, path, vmin, vmax FROM snapshot_layers";
+
 pub async fn layers(db: &SqlitePool, run: i64, step: i64) -> AppResult<Vec<LayerRow>> {
-    Ok(sqlx::query_as::<_, LayerRow>(
-        "SELECT step, probe, layer, kind, path, vmin, vmax FROM snapshot_layers WHERE run_id = ? AND step = ? ORDER BY probe, layer",
-    )
+    Ok(sqlx::query_as::<_, LayerRow>(&format!("{LAYER_COLUMNS} WHERE run_id = ? AND step = ? ORDER BY probe, layer"))
     .bind(run)
     .bind(step)
     .fetch_all(db)
@@ -213,9 +206,7 @@ pub async fn layers(db: &SqlitePool, run: i64, step: i64) -> AppResult<Vec<Layer
 }
 
 pub async fn layer(db: &SqlitePool, run: i64, step: i64, probe: i64, name: &str) -> AppResult<LayerRow> {
-    sqlx::query_as::<_, LayerRow>(
-        "SELECT step, probe, layer, kind, path, vmin, vmax FROM snapshot_layers WHERE run_id = ? AND step = ? AND probe = ? AND layer = ?",
-    )
+    sqlx::query_as::<_, LayerRow>(&format!("{LAYER_COLUMNS} WHERE run_id = ? AND step = ? AND probe = ? AND layer = ?"))
     .bind(run)
     .bind(step)
     .bind(probe)
@@ -237,10 +228,10 @@ pub struct CheckpointRow {
     pub created_at: i64,
 }
 
+const CHECKPOINT_COLUMNS: &str = "SELECT step, best, path, bytes, sha256, metrics, created_at FROM checkpoints";
+
 pub async fn checkpoints(db: &SqlitePool, run: i64) -> AppResult<Vec<CheckpointRow>> {
-    Ok(sqlx::query_as::<_, CheckpointRow>(
-        "SELECT step, best, path, bytes, sha256, metrics, created_at FROM checkpoints WHERE run_id = ? ORDER BY best, step",
-    )
+    Ok(sqlx::query_as::<_, CheckpointRow>(&format!("{CHECKPOINT_COLUMNS} WHERE run_id = ? ORDER BY best, step"))
     .bind(run)
     .fetch_all(db)
     .await?)
@@ -248,9 +239,7 @@ pub async fn checkpoints(db: &SqlitePool, run: i64) -> AppResult<Vec<CheckpointR
 
 /// The newest periodic checkpoint (what a resume starts from).
 pub async fn latest_checkpoint(db: &SqlitePool, run: i64) -> AppResult<Option<CheckpointRow>> {
-    Ok(sqlx::query_as::<_, CheckpointRow>(
-        "SELECT step, best, path, bytes, sha256, metrics, created_at FROM checkpoints WHERE run_id = ? AND best = 0 ORDER BY step DESC LIMIT 1",
-    )
+    Ok(sqlx::query_as::<_, CheckpointRow>(&format!("{CHECKPOINT_COLUMNS} WHERE run_id = ? AND best = 0 ORDER BY step DESC LIMIT 1"))
     .bind(run)
     .fetch_optional(db)
     .await?)

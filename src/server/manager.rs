@@ -72,7 +72,13 @@ impl RunManager {
             self.active.lock().expect("active runs lock").remove(&id);
             return Ok(()); // stopped while it waited
         }
-        let handle = engine::start_with_stop(config, options, stop)?;
+        let handle = match engine::start_with_stop(config, options, stop) {
+            Ok(h) => h,
+            Err(e) => {
+                self.active.lock().expect("active runs lock").remove(&id);
+                return Err(e.into());
+            }
+        };
         // The engine's channel is blocking: a blocking task forwards it to the async side.
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
         let events = handle.events;

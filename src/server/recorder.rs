@@ -56,30 +56,33 @@ impl Recorder {
         };
         match event {
             Event::Started(info) => {
-                // A resumed run replaces its history after the checkpoint's step.
+                // A resumed run replaces its history after the checkpoint's step, at once.
                 let from = info.start_step as i64;
+                let mut tx = self.db.begin().await?;
                 for table in ["step_metrics", "evaluations", "snapshot_layers"] {
-                    sqlx::query(&format!("DELETE FROM {table} WHERE run_id = ? AND step > ?")).bind(id).bind(from).execute(&self.db).await?;
+                    sqlx::query(&format!("DELETE FROM {table} WHERE run_id = ? AND step > ?")).bind(id).bind(from).execute(&mut *tx).await?;
                 }
-                sqlx::query("DELETE FROM checkpoints WHERE run_id = ? AND step > ? AND best = 0").bind(id).bind(from).execute(&self.db).await?;
-                sqlx::query("DELETE FROM probes WHERE run_id = ?").bind(id).execute(&self.db).await?;
+                sqlx::query("DELETE FROM checkpoints WHERE run_id = ? AND step > ? AND best = 0").bind(id).bind(from).execute(&mut *tx).await?;
+                sqlx::query("DELETE FROM probes WHERE run_id = ?").bind(id).execute(&mut *tx).await?;
                 for (i, p) in info.probes.iter().enumerate() {
                     sqlx::query("INSERT INTO probes (run_id, idx, name, labeled) VALUES (?, ?, ?, ?)")
                         .bind(id)
                         .bind(i as i64)
                         .bind(&p.name)
                         .bind(p.labeled)
-                        .execute(&self.db)
+                        .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query("UPDATE runs SET device = ?, total_iterations = ?, current_step = ?, started_at = COALESCE(started_at, ?), error = NULL WHERE id = ?")
+                sqlx::query("UPDATE runs SET device = ?, total_iterations = ?, current_step = ?, info = ?, started_at = COALESCE(started_at, ?), error = NULL WHERE id = ?")
                     .bind(&info.device)
                     .bind(info.total_iterations as i64)
                     .bind(from)
+                    .bind(serde_json::to_string(&info).unwrap_or_default())
                     .bind(now_ms())
                     .bind(id)
-                    .execute(&self.db)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 let msg = format!(
                     "started on {} at step {} of {} ({} labelled / {} unlabelled images)",
                     info.device,
@@ -89,8 +92,6 @@ impl Recorder {
                     info.split.unlabeled.len()
                 );
                 db::add_event(&self.db, id, "started", &msg).await?;
-                let info_json = serde_json::to_string(&info).unwrap_or_default();
-                db::add_event(&self.db, id, "run_info", &info_json).await?;
             }
             Event::Step(m) => {
                 sqlx::query("INSERT OR REPLACE INTO step_metrics (run_id, step, data) VALUES (?, ?, ?)")

@@ -240,7 +240,7 @@ async fn run_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResu
     let id = run_id(&id).map_err(html_err)?;
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
     let config: serde_json::Value = serde_json::from_str(&row.config).unwrap_or_default();
-    let events = db::events(&s.db, id).await.map_err(html_err)?.into_iter().filter(|e| e.kind != "run_info").collect();
+    let events = db::events(&s.db, id).await.map_err(html_err)?;
     page(RunPage {
         run: line(&row),
         device: row.device.clone().unwrap_or_default(),
