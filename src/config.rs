@@ -38,6 +38,19 @@ impl fmt::Display for Algorithm {
     }
 }
 
+impl std::str::FromStr for Algorithm {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "gct" => Ok(Self::Gct),
+            "suponly" => Ok(Self::Suponly),
+            "dual" => Ok(Self::Dual),
+            other => Err(format!("'{other}' is not an algorithm (gct, suponly, dual)")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Arch {

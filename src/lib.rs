@@ -15,4 +15,5 @@ pub mod metrics;
 pub mod models;
 pub mod rng;
 pub mod server;
+pub mod study;
 pub mod task;

@@ -42,6 +42,9 @@ enum Command {
     /// Time training iterations of gct, dual and suponly at the reference bench config;
     /// prints one JSON line per measurement.
     Bench(cli::bench::BenchArgs),
+    /// Run a study (label ratios x algorithms x seeds) into the dashboard's database and
+    /// print its table; run it again to resume.
+    Study(cli::study::StudyArgs),
 }
 
 #[derive(clap::Args, Default)]
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Some(Command::Train { config, device, out, resume }) => cli::train::run(&config, device.as_deref(), &out, resume),
         Some(Command::Eval { checkpoint, device }) => cli::eval::run(&checkpoint, device.as_deref()),
         Some(Command::Bench(args)) => cli::bench::run(args),
+        Some(Command::Study(args)) => cli::study::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

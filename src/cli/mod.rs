@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod eval;
+pub mod study;
 pub mod table;
 pub mod train;
 

@@ -55,6 +55,7 @@ pub struct RunRow {
     pub finished_at: Option<i64>,
     #[serde(skip)]
     pub info: Option<String>,
+    pub study_id: Option<i64>,
 }
 
 impl RunRow {
@@ -70,11 +71,18 @@ fn arch_name(a: crate::config::Arch) -> &'static str {
     }
 }
 
-pub async fn insert_run(db: &SqlitePool, config: &RunConfig, tags: &str, parent: Option<i64>) -> AppResult<i64> {
+/// Where a new run comes from: nowhere, a run it clones, or a study cell.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Origin {
+    pub parent: Option<i64>,
+    pub study: Option<i64>,
+}
+
+pub async fn insert_run(db: &SqlitePool, config: &RunConfig, tags: &str, origin: Origin) -> AppResult<i64> {
     let two = config.algorithm != crate::config::Algorithm::Suponly;
     let id = sqlx::query(
-        "INSERT INTO runs (name, config, task, algorithm, arch_t1, arch_t2, label_ratio, seed, tags, status, parent_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+        "INSERT INTO runs (name, config, task, algorithm, arch_t1, arch_t2, label_ratio, seed, tags, status, parent_id, study_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
     )
     .bind(&config.name)
     .bind(serde_json::to_string(config).map_err(|e| AppError::Internal(e.to_string()))?)
@@ -85,7 +93,8 @@ pub async fn insert_run(db: &SqlitePool, config: &RunConfig, tags: &str, parent:
     .bind(config.data.label_ratio)
     .bind(config.seed as i64)
     .bind(tags)
-    .bind(parent)
+    .bind(origin.parent)
+    .bind(origin.study)
     .bind(now_ms())
     .execute(db)
     .await?

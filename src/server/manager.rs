@@ -37,9 +37,9 @@ impl RunManager {
     }
 
     /// Queue a new run.
-    pub async fn create(self: &Arc<Self>, config: &RunConfig, tags: &str, parent: Option<i64>) -> AppResult<i64> {
+    pub async fn create(self: &Arc<Self>, config: &RunConfig, tags: &str, origin: db::Origin) -> AppResult<i64> {
         config.validate()?;
-        let id = db::insert_run(&self.db, config, tags, parent).await?;
+        let id = db::insert_run(&self.db, config, tags, origin).await?;
         db::add_event(&self.db, id, "queued", "queued").await?;
         self.schedule(id);
         Ok(id)

@@ -9,6 +9,7 @@ pub mod recorder;
 pub mod routes;
 pub mod security;
 pub mod state;
+pub mod studies;
 pub mod uploads;
 
 use axum::Router;
@@ -60,6 +61,8 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
         .merge(routes::snapshots::router())
         .merge(routes::live::router())
         .merge(routes::datasets::router())
+        .merge(routes::studies_api::router())
+        .merge(routes::study_pages::router())
         .nest_service("/static", ServeDir::new(&opts.static_dir))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -7,3 +7,5 @@ pub mod live;
 pub mod pages;
 pub mod runs_api;
 pub mod snapshots;
+pub mod studies_api;
+pub mod study_pages;

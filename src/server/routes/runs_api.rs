@@ -87,7 +87,7 @@ pub async fn create_runs(s: &AppState, configs: Vec<RunConfig>, tags: &str) -> A
     let mut ids = Vec::new();
     for c in configs {
         let c = confine_config(c, &s.dataset_roots)?;
-        ids.push(s.runs.create(&c, tags, None).await?);
+        ids.push(s.runs.create(&c, tags, db::Origin::default()).await?);
     }
     Ok(ids)
 }
@@ -140,7 +140,7 @@ async fn clone_run(State(s): State<AppState>, Path(id): Path<String>, Json(body)
     };
     let config = confine_config(config, &s.dataset_roots)?;
     let tags = body.tags.map(|t| clean_tags(&t)).unwrap_or(parent.tags.clone());
-    let new = s.runs.create(&config, &tags, Some(parent.id)).await?;
+    let new = s.runs.create(&config, &tags, db::Origin { parent: Some(parent.id), study: None }).await?;
     Ok((StatusCode::CREATED, Json(Created { ids: vec![new] })))
 }
 

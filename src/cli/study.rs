@@ -1,0 +1,134 @@
+//! `flawmap study`: run a study headless through the same queue, recorder and database as
+//! the dashboard, with a progress bar, and print its table. Run again with the same
+//! config to resume (finished runs are kept); add ratios, algorithms or seeds to the file
+//! to extend it. Point `--data-dir` at the server's data directory to see the study in
+//! the dashboard (but don't run both on the same directory at once: each would treat the
+//! other's running runs as its own).
+
+use super::with_device;
+use flawmap::config::DataSource;
+use flawmap::server::{db, manager::RunManager, studies};
+use flawmap::study::{ModelChoice, StudyConfig};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct StudyArgs {
+    /// The study, a TOML file (see examples/study-*.toml).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Where the database, checkpoints and snapshots live (the dashboard's --data-dir).
+    #[arg(long, default_value = "flawmap-data")]
+    pub data_dir: PathBuf,
+    /// auto, wgpu or cpu; overrides the config.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Runs trained at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+}
+
+fn load(args: &StudyArgs) -> Result<StudyConfig, String> {
+    let text = std::fs::read_to_string(&args.config).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let mut config = StudyConfig::from_toml(&text).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    config.run = with_device(config.run, args.device.as_deref())?;
+    // The recorded runs must not depend on this process's working directory.
+    match &mut config.run.data.source {
+        DataSource::Shapes { .. } => {}
+        DataSource::Voc { path } | DataSource::Folder { path, .. } | DataSource::Photos { path, .. } => {
+            let abs = Path::new(path).canonicalize().map_err(|e| format!("run.data.source.path: {path}: {e}"))?;
+            *path = abs.display().to_string();
+        }
+    }
+    Ok(config)
+}
+
+pub fn run(args: StudyArgs) -> Result<(), String> {
+    let config = load(&args)?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(drive(config, args)).map_err(|e| e.to_string())
+}
+
+async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)?;
+    let data_dir = args.data_dir.canonicalize()?;
+    let pool = db::open(&data_dir.join("flawmap.db")).await?;
+    let manager = RunManager::new(pool.clone(), data_dir.clone(), args.concurrency);
+    let id = match studies::find_by_name(&pool, &config.name).await? {
+        Some(row) => {
+            let mut old = row.config()?;
+            old.run.device = config.run.device; // the device may change between sessions
+            if old.run != config.run || old.iterations != config.iterations {
+                anyhow::bail!(
+                    "a study named '{}' (study {}) exists with a different run template or budget: rename this one, or restore the file",
+                    config.name,
+                    row.id
+                );
+            }
+            println!("study {} '{}' exists: resuming it (finished runs are kept)", row.id, config.name);
+            studies::reclaim(&pool, row.id).await?;
+            studies::extend(&pool, &manager, row.id, &config.label_ratios, &config.algorithms, &config.seeds).await?;
+            studies::resume(&pool, &manager, row.id).await?;
+            row.id
+        }
+        None => studies::create(&pool, &manager, &config).await?,
+    };
+    let config = studies::get(&pool, id).await?.config()?;
+    println!(
+        "study {id} '{}': {} runs ({} ratios x {} algorithms x {} seeds); data in {}",
+        config.name,
+        config.cell_count(),
+        config.label_ratios.len(),
+        config.algorithms.len(),
+        config.seeds.len(),
+        data_dir.display()
+    );
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it ({eta} left) {msg}").expect("valid template"));
+    let mut interrupted = false;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        let runs = studies::runs(&pool, id).await?;
+        let p = studies::progress(&config, &runs);
+        bar.set_length(p.steps_total.max(1) as u64);
+        bar.set_position(p.steps_done as u64);
+        let current = runs.iter().find(|r| r.status == "running").map(|r| format!(" | {} {}/{}", r.name, r.current_step, r.total_iterations.unwrap_or(0))).unwrap_or_default();
+        bar.set_message(format!("{}/{} runs finished{current}", p.finished, p.cells));
+        if p.active == 0 {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = &mut ctrl_c, if !interrupted => {
+                interrupted = true;
+                bar.println("stopping: the running run finishes its iteration and writes a checkpoint...");
+                studies::stop(&pool, &manager, id).await?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let runs = studies::runs(&pool, id).await?;
+    for r in runs.iter().filter(|r| r.status == "failed") {
+        eprintln!("run {} ({}) failed: {}", r.id, r.name, r.error.clone().unwrap_or_default());
+    }
+    let metric = studies::metrics_for(config.run.task)[0];
+    for model in [ModelChoice::T1, ModelChoice::T2] {
+        println!("\n{}", studies::table(&pool, &config, &runs, metric, model).await?.to_markdown());
+    }
+    for d in studies::diagnostics(&pool, &config, &runs).await? {
+        for note in &d.diagnostics.notes {
+            println!("run {} ({} {} seed {}): {note}", d.run_id, d.algorithm, flawmap::study::config::ratio_label(d.label_ratio), d.seed);
+        }
+    }
+    let p = studies::progress(&config, &runs);
+    println!("\n{}/{} runs finished; the study is {} (dashboard: /studies/{id})", p.finished, p.cells, p.status);
+    if interrupted {
+        anyhow::bail!("stopped by Ctrl-C: run the same command again to resume");
+    }
+    if p.failed > 0 {
+        anyhow::bail!("{} run(s) failed", p.failed);
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! Study pages: the list, the new-study form (a TOML editor with the built-in preset) and
+//! a study's page with the paper-style table, its chart, diagnostics and actions.
+
+use super::studies_api::{CreateStudy, TableQuery, parse_study, table_for};
+use crate::config::{Algorithm, FieldError};
+use crate::server::error::AppError;
+use crate::server::state::AppState;
+use crate::server::studies::{self, Progress, study_id};
+use crate::study::config::ratio_label;
+use crate::study::table::algorithm_label;
+use crate::study::StudyConfig;
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/studies", get(list_page).post(create_from_form))
+        .route("/studies/new", get(new_page))
+        .route("/studies/{id}", get(study_page))
+        .route("/studies/{id}/{action}", post(action))
+}
+
+type PageResult = Result<Response, Response>;
+
+fn page<T: Template>(t: T) -> PageResult {
+    t.render().map(|h| Html(h).into_response()).map_err(|e| AppError::Internal(e.to_string()).into_html())
+}
+
+fn html_err(e: AppError) -> Response {
+    e.into_html()
+}
+
+struct StudyLine {
+    id: i64,
+    name: String,
+    task: String,
+    grid: String,
+    progress: Progress,
+}
+
+#[derive(Template)]
+#[template(path = "studies.html")]
+struct StudiesPage {
+    studies: Vec<StudyLine>,
+}
+
+async fn list_page(State(s): State<AppState>) -> PageResult {
+    let mut studies = Vec::new();
+    for row in studies::list(&s.db).await.map_err(html_err)? {
+        let config = row.config().map_err(html_err)?;
+        let runs = studies::runs(&s.db, row.id).await.map_err(html_err)?;
+        studies.push(StudyLine {
+            id: row.id,
+            name: row.name,
+            task: format!("{:?}", config.run.task).to_lowercase(),
+            grid: format!("{} ratios x {} algorithms x {} seeds", config.label_ratios.len(), config.algorithms.len(), config.seeds.len()),
+            progress: studies::progress(&config, &runs),
+        });
+    }
+    page(StudiesPage { studies })
+}
+
+#[derive(Template)]
+#[template(path = "new_study.html")]
+struct NewStudyPage {
+    toml: String,
+    errors: Vec<FieldError>,
+    datasets: Vec<String>,
+}
+
+async fn new_page(State(s): State<AppState>) -> PageResult {
+    let toml = toml::to_string(&StudyConfig::shapes_demo()).map_err(|e| AppError::Internal(e.to_string()).into_html())?;
+    page(NewStudyPage { toml, errors: Vec::new(), datasets: crate::server::datasets::list(&s.dataset_roots) })
+}
+
+#[derive(Deserialize)]
+struct NewStudyForm {
+    toml: String,
+}
+
+async fn create_from_form(State(s): State<AppState>, Form(f): Form<NewStudyForm>) -> PageResult {
+    let result = match parse_study(CreateStudy { config: None, toml: Some(f.toml.clone()) }, &s.dataset_roots) {
+        Ok(config) => studies::create(&s.db, &s.runs, &config).await,
+        Err(e) => Err(e),
+    };
+    let errors = match result {
+        Ok(id) => return Ok(Redirect::to(&format!("/studies/{id}")).into_response()),
+        Err(AppError::InvalidConfig(errors)) => errors,
+        Err(e @ AppError::Forbidden(_)) => vec![FieldError { field: "run.data.source.path".into(), message: e.to_string() }],
+        Err(e) => return Err(e.into_html()),
+    };
+    let mut res = page(NewStudyPage { toml: f.toml, errors, datasets: crate::server::datasets::list(&s.dataset_roots) })?;
+    *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(res)
+}
+
+struct RunLink {
+    id: i64,
+    seed: i64,
+    status: String,
+}
+
+struct Cell {
+    text: String,
+    best: bool,
+    runs: Vec<RunLink>,
+}
+
+struct Row {
+    label: &'static str,
+    cells: Vec<Cell>,
+}
+
+struct CompareLink {
+    ratio: String,
+    seed: i64,
+    gct: i64,
+    suponly: i64,
+}
+
+struct DiagLine {
+    run: i64,
+    algorithm: String,
+    ratio: String,
+    seed: i64,
+    status: String,
+    auroc: String,
+    fd_loss: String,
+    dc: String,
+    fc: String,
+    agreement: String,
+    notes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "study.html")]
+struct StudyPage {
+    id: i64,
+    name: String,
+    progress: Progress,
+    metric: String,
+    model: String,
+    metrics: Vec<&'static str>,
+    metric_label: String,
+    model_label: &'static str,
+    header: Vec<String>,
+    rows: Vec<Row>,
+    delta: Option<Vec<String>>,
+    compares: Vec<CompareLink>,
+    diagnostics: Vec<DiagLine>,
+    table_json: String,
+    markdown: String,
+    config_toml: String,
+    can_stop: bool,
+    can_resume: bool,
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map(f).unwrap_or_else(|| "–".into())
+}
+
+fn pct(v: f64) -> String {
+    format!("{:.1} %", 100.0 * v)
+}
+
+async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<TableQuery>) -> PageResult {
+    let id = study_id(&id).map_err(html_err)?;
+    let (row, table) = table_for(&s, id, &q).await.map_err(html_err)?;
+    let config = row.config().map_err(html_err)?;
+    let runs = studies::runs(&s.db, id).await.map_err(html_err)?;
+    let progress = studies::progress(&config, &runs);
+    let links = |a: Algorithm, r: f64| -> Vec<RunLink> {
+        runs.iter()
+            .filter(|x| x.algorithm == a.to_string() && x.label_ratio == r)
+            .map(|x| RunLink { id: x.id, seed: x.seed, status: x.status.clone() })
+            .collect()
+    };
+    let rows = table
+        .rows
+        .iter()
+        .map(|row| Row {
+            label: algorithm_label(row.algorithm),
+            cells: table
+                .ratios
+                .iter()
+                .zip(&row.cells)
+                .map(|(&r, c)| Cell {
+                    text: c.as_ref().map(|c| table.cell_text(c)).unwrap_or_else(|| "–".into()),
+                    best: c.as_ref().is_some_and(|c| c.best),
+                    runs: links(row.algorithm, r),
+                })
+                .collect(),
+        })
+        .collect();
+    let delta = table.delta.as_ref().map(|d| d.iter().map(|d| d.as_ref().map(|d| table.delta_text(d)).unwrap_or_else(|| "–".into())).collect());
+    let mut compares = Vec::new();
+    for &r in &table.ratios {
+        for &seed in &config.seeds {
+            let find = |a: &str| runs.iter().find(|x| x.algorithm == a && x.label_ratio == r && x.seed == seed as i64).map(|x| x.id);
+            if let (Some(gct), Some(suponly)) = (find("gct"), find("suponly")) {
+                compares.push(CompareLink { ratio: ratio_label(r), seed: seed as i64, gct, suponly });
+            }
+        }
+    }
+    let diagnostics = studies::diagnostics(&s.db, &config, &runs)
+        .await
+        .map_err(html_err)?
+        .into_iter()
+        .map(|d| {
+            let g = &d.diagnostics;
+            DiagLine {
+                run: d.run_id,
+                algorithm: d.algorithm,
+                ratio: ratio_label(d.label_ratio),
+                seed: d.seed,
+                status: d.status,
+                auroc: format!("{} → {}", opt(g.auroc_first, |v| format!("{v:.3}")), opt(g.auroc_last, |v| format!("{v:.3}"))),
+                fd_loss: format!("{} → {}", opt(g.fd_loss_first, |v| format!("{v:.4}")), opt(g.fd_loss_last, |v| format!("{v:.4}"))),
+                dc: format!("{} / {}", opt(g.dc_share_t1, pct), opt(g.dc_share_t2, pct)),
+                fc: opt(g.fc_share, pct),
+                agreement: opt(g.agreement_last, |v| if config.run.task == crate::config::TaskKind::Segmentation { pct(v) } else { format!("{v:.4}") }),
+                notes: g.notes.clone(),
+            }
+        })
+        .collect();
+    page(StudyPage {
+        id,
+        name: row.name.clone(),
+        metric: table.metric.clone(),
+        model: table.model.key().into(),
+        metrics: studies::metrics_for(config.run.task).to_vec(),
+        metric_label: table.metric_label(),
+        model_label: table.model.label(),
+        header: table.ratios.iter().map(|&r| ratio_label(r)).collect(),
+        rows,
+        delta,
+        compares,
+        diagnostics,
+        table_json: serde_json::to_string(&table).unwrap_or_default(),
+        markdown: table.to_markdown(),
+        config_toml: toml::to_string(&config).unwrap_or_default(),
+        can_stop: progress.active > 0,
+        can_resume: progress.finished < progress.cells && progress.active == 0,
+        progress,
+    })
+}
+
+fn parse_list<T: std::str::FromStr>(raw: &str, field: &str) -> Result<Vec<T>, AppError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            // Ratios may be written as fractions (1/16).
+            let v = match v.split_once('/') {
+                Some((a, b)) => match (a.trim().parse::<f64>(), b.trim().parse::<f64>()) {
+                    (Ok(a), Ok(b)) if b != 0.0 => (a / b).to_string(),
+                    _ => v.to_string(),
+                },
+                None => v.to_string(),
+            };
+            v.parse::<T>().map_err(|_| AppError::InvalidConfig(vec![FieldError { field: field.into(), message: format!("'{v}' is not a valid value") }]))
+        })
+        .collect()
+}
+
+/// Stop, resume, or extend (form fields `label_ratios`, `seeds`: comma lists; `algorithm`:
+/// repeated checkboxes).
+async fn action(State(s): State<AppState>, Path((id, action)): Path<(String, String)>, Form(fields): Form<Vec<(String, String)>>) -> PageResult {
+    let id = study_id(&id).map_err(html_err)?;
+    let result = match action.as_str() {
+        "stop" => studies::stop(&s.db, &s.runs, id).await,
+        "resume" => studies::resume(&s.db, &s.runs, id).await,
+        "extend" => {
+            let get = |k: &str| fields.iter().filter(|(f, _)| f == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+            let ratios = parse_list::<f64>(&get("label_ratios").join(","), "label_ratios").map_err(html_err)?;
+            let seeds = parse_list::<u64>(&get("seeds").join(","), "seeds").map_err(html_err)?;
+            let algorithms = get("algorithm").iter().map(|a| a.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>().map_err(|e| html_err(AppError::BadRequest(e)))?;
+            studies::extend(&s.db, &s.runs, id, &ratios, &algorithms, &seeds).await
+        }
+        other => return Err(AppError::NotFound(format!("no action '{other}'")).into_html()),
+    };
+    result.map_err(html_err)?;
+    Ok(Redirect::to(&format!("/studies/{id}")).into_response())
+}

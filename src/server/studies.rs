@@ -1,0 +1,260 @@
+//! Studies on the server side: stored as a config, expanded into ordinary runs (one per
+//! cell, tagged `study-<id>`) that go through the normal queue; their table and
+//! diagnostics are computed from the runs' recorded evaluations. Shared by the API, the
+//! pages and the headless `flawmap study`.
+
+use super::db::{self, Origin, RunRow, Series};
+use super::error::{AppError, AppResult};
+use super::manager::RunManager;
+use crate::config::{Algorithm, TaskKind};
+use crate::engine::events::{EvalReport, ModelEval, StepMetrics};
+use crate::study::diagnostics::Diagnostics;
+use crate::study::{CellResult, ModelChoice, StudyConfig, StudyTable};
+use serde::Serialize;
+use sqlx::{FromRow, SqlitePool};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct StudyRow {
+    pub id: i64,
+    pub name: String,
+    #[serde(skip)]
+    pub config: String,
+    pub created_at: i64,
+}
+
+impl StudyRow {
+    pub fn config(&self) -> AppResult<StudyConfig> {
+        serde_json::from_str(&self.config).map_err(|e| AppError::Internal(format!("study {} has an unreadable config: {e}", self.id)))
+    }
+}
+
+pub fn study_id(raw: &str) -> AppResult<i64> {
+    raw.parse::<i64>().ok().filter(|&i| i > 0).ok_or_else(|| AppError::BadRequest(format!("'{raw}' is not a study id")))
+}
+
+pub async fn get(db: &SqlitePool, id: i64) -> AppResult<StudyRow> {
+    sqlx::query_as::<_, StudyRow>("SELECT id, name, config, created_at FROM studies WHERE id = ?")
+        .bind(id)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no study {id}")))
+}
+
+pub async fn list(db: &SqlitePool) -> AppResult<Vec<StudyRow>> {
+    Ok(sqlx::query_as::<_, StudyRow>("SELECT id, name, config, created_at FROM studies ORDER BY id DESC").fetch_all(db).await?)
+}
+
+pub async fn find_by_name(db: &SqlitePool, name: &str) -> AppResult<Option<StudyRow>> {
+    Ok(sqlx::query_as::<_, StudyRow>("SELECT id, name, config, created_at FROM studies WHERE name = ? ORDER BY id DESC LIMIT 1")
+        .bind(name)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// The study's runs, in the order of its cells (ratio, seed, algorithm).
+pub async fn runs(db: &SqlitePool, id: i64) -> AppResult<Vec<RunRow>> {
+    Ok(sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE study_id = ? ORDER BY label_ratio, seed, id").bind(id).fetch_all(db).await?)
+}
+
+/// Store a study (its dataset path already confined) and queue its runs.
+pub async fn create(db: &SqlitePool, manager: &Arc<RunManager>, config: &StudyConfig) -> AppResult<i64> {
+    config.validate()?;
+    let json = serde_json::to_string(config).map_err(|e| AppError::Internal(e.to_string()))?;
+    let id = sqlx::query("INSERT INTO studies (name, config, created_at) VALUES (?, ?, ?)")
+        .bind(&config.name)
+        .bind(json)
+        .bind(db::now_ms())
+        .execute(db)
+        .await?
+        .last_insert_rowid();
+    sync(db, manager, id).await?;
+    Ok(id)
+}
+
+/// Queue a run for every cell that has none yet; returns how many were queued. Finished
+/// cells are never redone, so this is how a study resumes and grows.
+pub async fn sync(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+    let config = get(db, id).await?.config()?;
+    let existing = runs(db, id).await?;
+    let mut queued = 0;
+    for cell in config.cells() {
+        let has = existing
+            .iter()
+            .any(|r| r.algorithm == cell.algorithm.to_string() && r.label_ratio == cell.label_ratio && r.seed == cell.seed as i64);
+        if !has {
+            manager.create(&cell.config, &format!("study-{id}"), Origin { parent: None, study: Some(id) }).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}
+
+/// Stop every queued or running run of the study (each gracefully, with a checkpoint).
+pub async fn stop(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+    get(db, id).await?;
+    let mut n = 0;
+    for r in runs(db, id).await? {
+        if matches!(r.status.as_str(), "queued" | "running") {
+            // A run may finish between the read and the stop: that is not an error here.
+            if manager.stop(r.id).await.is_ok() {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Resume the study's stopped, failed and interrupted runs from their checkpoints and
+/// queue the cells that have no run yet; finished runs stay as they are.
+pub async fn resume(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+    let mut n = sync(db, manager, id).await?;
+    for r in runs(db, id).await? {
+        if db::RESUMABLE.contains(&r.status.as_str()) {
+            manager.resume(r.id).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// For a headless process that owns the study's runs (`flawmap study`): runs an earlier
+/// process left queued, running or stopping are marked interrupted, so `resume` picks them
+/// up from their checkpoints. The server recovers its runs at start instead.
+pub async fn reclaim(db: &SqlitePool, id: i64) -> AppResult<u64> {
+    Ok(sqlx::query("UPDATE runs SET status = 'interrupted' WHERE study_id = ? AND status IN ('queued', 'running', 'stopping')")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected())
+}
+
+/// Add ratios, algorithms or seeds; only the new cells are queued.
+pub async fn extend(db: &SqlitePool, manager: &Arc<RunManager>, id: i64, ratios: &[f64], algorithms: &[Algorithm], seeds: &[u64]) -> AppResult<usize> {
+    let config = get(db, id).await?.config()?.extended(ratios, algorithms, seeds);
+    config.validate()?;
+    let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
+    sqlx::query("UPDATE studies SET config = ? WHERE id = ?").bind(json).bind(id).execute(db).await?;
+    sync(db, manager, id).await
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Progress {
+    pub cells: usize,
+    pub finished: usize,
+    pub active: usize,
+    pub stopped: usize,
+    pub failed: usize,
+    /// Iterations done over iterations planned, all runs together.
+    pub steps_done: i64,
+    pub steps_total: i64,
+    /// finished, running, stopped or failed (some runs failed and none is active).
+    pub status: String,
+}
+
+pub fn progress(config: &StudyConfig, runs: &[RunRow]) -> Progress {
+    let count = |states: &[&str]| runs.iter().filter(|r| states.contains(&r.status.as_str())).count();
+    let mut p = Progress {
+        cells: config.cell_count(),
+        finished: count(&["finished"]),
+        active: count(&["queued", "running", "stopping"]),
+        stopped: count(&["stopped", "interrupted"]),
+        failed: count(&["failed"]),
+        steps_done: runs.iter().map(|r| r.current_step).sum(),
+        steps_total: runs.iter().map(|r| r.total_iterations.unwrap_or(0).max(r.current_step)).sum(),
+        status: String::new(),
+    };
+    p.status = if p.finished == p.cells {
+        "finished"
+    } else if p.active > 0 {
+        "running"
+    } else if p.failed > 0 {
+        "failed"
+    } else {
+        "stopped"
+    }
+    .into();
+    p
+}
+
+/// The metrics a study table can show for a task, the headline first.
+pub fn metrics_for(task: TaskKind) -> &'static [&'static str] {
+    match task {
+        TaskKind::Segmentation => &["miou", "pixel_acc"],
+        TaskKind::Denoising => &["psnr", "ssim"],
+    }
+}
+
+fn metric_of(m: &ModelEval, metric: &str) -> Option<f64> {
+    match metric {
+        "miou" => m.seg.as_ref().map(|s| s.miou),
+        "pixel_acc" => m.seg.as_ref().map(|s| s.pixel_acc),
+        "psnr" => m.psnr,
+        "ssim" => m.ssim,
+        _ => None,
+    }
+}
+
+async fn final_eval(db: &SqlitePool, run: i64) -> AppResult<Option<EvalReport>> {
+    let data: Option<String> = sqlx::query_scalar("SELECT data FROM evaluations WHERE run_id = ? ORDER BY step DESC LIMIT 1")
+        .bind(run)
+        .fetch_optional(db)
+        .await?;
+    Ok(data.and_then(|d| serde_json::from_str(&d).ok()))
+}
+
+/// The final validation metric of every finished run.
+pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> AppResult<Vec<(i64, CellResult)>> {
+    let mut out = Vec::new();
+    for r in runs.iter().filter(|r| r.status == "finished") {
+        let Some(e) = final_eval(db, r.id).await? else { continue };
+        let value = |name: &str| e.models.iter().find(|m| m.model == name).and_then(|m| metric_of(m, metric));
+        let (Some(t1), Ok(algorithm)) = (value("T1"), r.algorithm.parse::<Algorithm>()) else { continue };
+        out.push((r.id, CellResult { algorithm, label_ratio: r.label_ratio, seed: r.seed as u64, t1, t2: value("T2") }));
+    }
+    Ok(out)
+}
+
+/// The study's table for one metric and model choice.
+pub async fn table(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow], metric: &str, model: ModelChoice) -> AppResult<StudyTable> {
+    if !metrics_for(config.run.task).contains(&metric) {
+        return Err(AppError::BadRequest(format!(
+            "metric '{metric}' is not one of {} for this study's task",
+            metrics_for(config.run.task).join(", ")
+        )));
+    }
+    let results: Vec<CellResult> = results(db, runs, metric).await?.into_iter().map(|(_, c)| c).collect();
+    let mut ratios = config.label_ratios.clone();
+    ratios.sort_by(f64::total_cmp);
+    Ok(StudyTable::build(metric, model, &ratios, &config.algorithms, &results))
+}
+
+/// Why GCT helps or not, per run with a flaw detector or a second model.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDiagnostics {
+    pub run_id: i64,
+    pub algorithm: String,
+    pub label_ratio: f64,
+    pub seed: i64,
+    pub status: String,
+    #[serde(flatten)]
+    pub diagnostics: Diagnostics,
+}
+
+pub async fn diagnostics(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow]) -> AppResult<Vec<RunDiagnostics>> {
+    let mut out = Vec::new();
+    for r in runs.iter().filter(|r| r.algorithm != "suponly") {
+        let parse = |rows: Vec<String>| -> Vec<serde_json::Value> { rows.iter().filter_map(|d| serde_json::from_str(d).ok()).collect() };
+        let steps: Vec<StepMetrics> = parse(db::series(db, Series::Steps, r.id, 0).await?).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+        let evals: Vec<EvalReport> = parse(db::series(db, Series::Evals, r.id, 0).await?).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+        out.push(RunDiagnostics {
+            run_id: r.id,
+            algorithm: r.algorithm.clone(),
+            label_ratio: r.label_ratio,
+            seed: r.seed,
+            status: r.status.clone(),
+            diagnostics: Diagnostics::from_history(&steps, &evals, config.run.task == TaskKind::Segmentation),
+        });
+    }
+    Ok(out)
+}

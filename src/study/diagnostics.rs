@@ -1,0 +1,161 @@
+//! Why GCT helps or not, per study cell: the flaw detector's quality over training, how
+//! much of each image the dc and fc masks cover, and how far T1 and T2 agree. Summarised
+//! from a run's step metrics and evaluations, with plain-language notes for the values
+//! that usually explain a missing gain.
+
+use crate::engine::events::{EvalReport, StepMetrics};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Diagnostics {
+    /// F's AUROC (mean over T1 and T2) at the first and the last evaluation.
+    pub auroc_first: Option<f64>,
+    pub auroc_last: Option<f64>,
+    /// F's validation loss against C(.) (mean over T1 and T2), first and last evaluation.
+    pub fd_loss_first: Option<f64>,
+    pub fd_loss_last: Option<f64>,
+    /// Shares of pixels under the dc masks (T1 from T2, T2 from T1) and the fc mask,
+    /// averaged over the last quarter of the logged steps.
+    pub dc_share_t1: Option<f64>,
+    pub dc_share_t2: Option<f64>,
+    pub fc_share: Option<f64>,
+    /// lambda_dc * r at the last logged step.
+    pub dc_weight_last: Option<f64>,
+    /// Agreement of T1 and T2 at the last evaluation: share of pixels with the same class
+    /// (segmentation), mean |p1 - p2| (denoising).
+    pub agreement_last: Option<f64>,
+    pub notes: Vec<String>,
+}
+
+fn mean2(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(0.5 * (a + b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn tail_mean(steps: &[StepMetrics], f: impl Fn(&StepMetrics) -> Option<f64>) -> Option<f64> {
+    let tail = &steps[steps.len() - steps.len().div_ceil(4)..];
+    let v: Vec<f64> = tail.iter().filter_map(f).collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+impl Diagnostics {
+    pub fn from_history(steps: &[StepMetrics], evals: &[EvalReport], segmentation: bool) -> Self {
+        let auroc = |e: &EvalReport| e.flaw.as_ref().and_then(|f| mean2(f.auroc_t1, f.auroc_t2));
+        let fd_loss = |e: &EvalReport| e.flaw.as_ref().map(|f| 0.5 * (f.loss_t1 + f.loss_t2));
+        let mut d = Self {
+            auroc_first: evals.iter().find_map(auroc),
+            auroc_last: evals.iter().rev().find_map(auroc),
+            fd_loss_first: evals.iter().find_map(fd_loss),
+            fd_loss_last: evals.iter().rev().find_map(fd_loss),
+            agreement_last: evals.iter().rev().find_map(|e| e.agreement),
+            ..Self::default()
+        };
+        if !steps.is_empty() {
+            d.dc_share_t1 = tail_mean(steps, |s| s.dc_share_t1);
+            d.dc_share_t2 = tail_mean(steps, |s| s.dc_share_t2);
+            d.fc_share = tail_mean(steps, |s| s.fc_share);
+            d.dc_weight_last = steps.last().map(|s| s.dc_weight);
+        }
+        d.notes = d.explain(segmentation);
+        d
+    }
+
+    /// The usual reasons for a missing gain, when the numbers show them.
+    fn explain(&self, segmentation: bool) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Some(a) = self.auroc_last
+            && a < 0.65
+        {
+            notes.push(format!(
+                "F's AUROC is {a:.2}: it barely separates wrong pixels from right ones, so the dc and fc masks are close to guesses."
+            ));
+        }
+        if let (Some(a), Some(b)) = (self.dc_share_t1, self.dc_share_t2) {
+            if a.max(b) < 0.005 {
+                notes.push("The dc masks are nearly empty (< 0.5 % of pixels): T1 and T2 seldom learn from each other.".into());
+            } else if a.min(b) > 0.3 {
+                notes.push(format!(
+                    "The dc masks cover {:.0} % / {:.0} % of pixels: the models copy each other almost everywhere.",
+                    100.0 * a,
+                    100.0 * b
+                ));
+            }
+        }
+        if let Some(fc) = self.fc_share
+            && fc > 0.2
+        {
+            notes.push(format!("The fc mask covers {:.0} % of pixels: F judges both models wrong on much of each image.", 100.0 * fc));
+        }
+        if segmentation
+            && let Some(agree) = self.agreement_last
+            && agree > 0.98
+        {
+            let mut note = format!("T1 and T2 agree on {:.1} % of pixels: each has little left to teach the other.", 100.0 * agree);
+            if let Some(w) = self.dc_weight_last.filter(|w| *w >= 10.0) {
+                note.push_str(&format!(" With lambda_dc * r = {w:.0}, the consistency term may be pulling them together (too high for this size?)."));
+            }
+            notes.push(note);
+        }
+        notes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::events::{FlawEval, ModelLosses};
+
+    fn step(i: usize, dc: f64, fc: f64) -> StepMetrics {
+        StepMetrics {
+            step: i,
+            epoch: 0.0,
+            lr: 0.0,
+            fd_lr: 0.0,
+            rampup: 1.0,
+            dc_weight: 100.0,
+            t1: ModelLosses::default(),
+            t2: Some(ModelLosses::default()),
+            fd_loss: Some(0.1),
+            dc_share_t1: Some(dc),
+            dc_share_t2: Some(dc / 2.0),
+            fc_share: Some(fc),
+            ms_per_iter: 1.0,
+            images_per_sec: 1.0,
+            time_ms: 0,
+        }
+    }
+
+    fn eval(auroc: f64, agreement: f64) -> EvalReport {
+        EvalReport {
+            step: 0,
+            epoch: 0.0,
+            models: vec![],
+            flaw: Some(FlawEval { loss_t1: 0.2, loss_t2: 0.4, auroc_t1: Some(auroc), auroc_t2: Some(auroc + 0.1) }),
+            agreement: Some(agreement),
+            best: false,
+        }
+    }
+
+    #[test]
+    fn summarises_the_tail_and_explains() {
+        // 8 steps: the last quarter is steps 7 and 8.
+        let steps: Vec<_> = (1..=8).map(|i| step(i, if i > 6 { 0.002 } else { 0.5 }, 0.25)).collect();
+        let d = Diagnostics::from_history(&steps, &[eval(0.5, 0.9), eval(0.55, 0.99)], true);
+        assert!((d.auroc_first.unwrap() - 0.55).abs() < 1e-12);
+        assert!((d.auroc_last.unwrap() - 0.60).abs() < 1e-12);
+        assert!((d.fd_loss_last.unwrap() - 0.3).abs() < 1e-12);
+        assert!((d.dc_share_t1.unwrap() - 0.002).abs() < 1e-12);
+        assert_eq!(d.agreement_last, Some(0.99));
+        assert_eq!(d.notes.len(), 4, "{:?}", d.notes);
+        assert!(d.notes[0].contains("AUROC is 0.60"));
+        assert!(d.notes[1].contains("nearly empty"));
+        assert!(d.notes[3].contains("lambda_dc * r = 100"));
+        // A healthy run has nothing to explain.
+        let ok: Vec<_> = (1..=8).map(|i| step(i, 0.05, 0.05)).collect();
+        assert!(Diagnostics::from_history(&ok, &[eval(0.8, 0.9)], true).notes.is_empty());
+        // SupOnly: nothing at all.
+        assert_eq!(Diagnostics::from_history(&[], &[], true), Diagnostics::default());
+    }
+}
