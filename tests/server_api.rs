@@ -3,56 +3,11 @@
 
 mod common;
 
-use common::{out_dir, tiny};
+use common::{get_json, out_dir, start, tiny, wait_run};
 use flawmap::config::Algorithm;
-use flawmap::server::{ServeOptions, build};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-struct Server {
-    base: String,
-    data_dir: PathBuf,
-}
-
-async fn start(name: &str, datasets: Vec<PathBuf>, token: Option<&str>, addr: &str) -> anyhow::Result<Server> {
-    let data_dir = out_dir(name);
-    let opts = ServeOptions {
-        addr: addr.parse()?,
-        data_dir: data_dir.clone(),
-        datasets_dirs: datasets,
-        token: token.map(str::to_string),
-        concurrency: 1,
-        static_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
-    };
-    let (app, _) = build(&opts).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let local: SocketAddr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Ok(Server { base: format!("http://{local}"), data_dir })
-}
-
-async fn get_json(c: &reqwest::Client, url: &str) -> Value {
-    let r = c.get(url).send().await.unwrap();
-    assert!(r.status().is_success(), "GET {url}: {}", r.status());
-    r.json().await.unwrap()
-}
-
-/// Poll until `pred` holds on the run (or fail after `secs`).
-async fn wait_run(c: &reqwest::Client, base: &str, id: i64, secs: u64, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let t0 = Instant::now();
-    loop {
-        let run = get_json(c, &format!("{base}/api/runs/{id}")).await;
-        if pred(&run) {
-            return run;
-        }
-        assert!(t0.elapsed() < Duration::from_secs(secs), "timed out waiting for {what}: {run}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 fn long_config() -> Value {
     let mut c = tiny(Algorithm::Gct, 100_000);

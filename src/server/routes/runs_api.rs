@@ -39,11 +39,15 @@ pub struct RunView {
     #[serde(flatten)]
     pub row: RunRow,
     pub config: serde_json::Value,
+    /// The engine's description of the latest start: device, labelled/unlabelled split,
+    /// probes, class names (null before the run starts).
+    pub info: Option<serde_json::Value>,
 }
 
 fn view(row: RunRow) -> RunView {
     let config = serde_json::from_str(&row.config).unwrap_or_default();
-    RunView { row, config }
+    let info = row.info.as_deref().and_then(|i| serde_json::from_str(i).ok());
+    RunView { row, config, info }
 }
 
 async fn list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> AppResult<Json<Vec<RunView>>> {
