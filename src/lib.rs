@@ -3,7 +3,7 @@
 //!
 //! The library is the training engine. It knows nothing of the web: a caller hands a
 //! [`config::RunConfig`] to [`engine::start`], reads [`engine::Event`]s from a channel and
-//! may ask it to stop through an [`engine::StopHandle`].
+//! may ask it to stop through an [`engine::RunControl`].
 
 pub mod config;
 pub mod data;

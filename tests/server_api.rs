@@ -8,6 +8,7 @@ use flawmap::config::Algorithm;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
 
 fn long_config() -> Value {
     let mut c = tiny(Algorithm::Gct, 100_000);
@@ -43,9 +44,20 @@ async fn a_run_is_created_trained_stopped_resumed_and_downloaded() {
     let values = get_json(&c, &format!("{}/api/runs/{id}/snapshots/{step}/0/values?x=3&y=4", s.base)).await;
     assert!(values["flaw_t1"].is_number() && values["input"].is_array());
 
+    // Evaluate now: evaluations are scheduled every 1000 steps, so this one is on demand.
+    let r = c.post(format!("{}/api/runs/{id}/evaluate", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let t0 = Instant::now();
+    while get_json(&c, &format!("{}/api/runs/{id}/metrics", s.base)).await["evals"].as_array().unwrap().is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the evaluation asked for never arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
     let r = c.post(format!("{}/api/runs/{id}/stop", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let stopped = wait_run(&c, &s.base, id, 60, "stopped", |r| r["status"] == "stopped").await;
+    let r = c.post(format!("{}/api/runs/{id}/evaluate", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT, "a stopped run cannot be evaluated now");
     let stop_step = stopped["current_step"].as_i64().unwrap();
 
     // Checkpoints: the list, a whole download checked against its SHA-256, a range, an ETag.

@@ -103,7 +103,7 @@ fn stop_finishes_the_iteration_and_writes_a_checkpoint() {
         if let Event::Step(s) = &e
             && s.step == 2
         {
-            handle.stop.stop();
+            handle.control.stop();
         }
         last = Some(e);
     }
@@ -114,6 +114,27 @@ fn stop_finishes_the_iteration_and_writes_a_checkpoint() {
     };
     assert!((2..100).contains(&step), "{step}");
     assert!(out.join(format!("checkpoints/step-{step:06}.safetensors")).exists());
+}
+
+#[test]
+fn an_evaluation_asked_for_mid_run_arrives_after_the_current_iteration() {
+    let mut c = tiny(Algorithm::Gct, 8);
+    c.train.eval_every = 1000; // scheduled: only the last step
+    let options = StartOptions { data_root: common::fixtures(), out_dir: out_dir("eval_now"), resume: None };
+    let handle = engine::start(c, options).unwrap();
+    let mut eval_steps = Vec::new();
+    for e in handle.events.iter() {
+        match &e {
+            Event::Step(s) if s.step == 3 => handle.control.request_evaluation(),
+            Event::Eval(r) => eval_steps.push(r.step),
+            _ => {}
+        }
+    }
+    handle.thread.join().unwrap();
+    // The request lands after step 3 or 4 (the loop may be in its next iteration), once.
+    assert_eq!(eval_steps.len(), 2, "{eval_steps:?}");
+    assert!((3..=5).contains(&eval_steps[0]), "{eval_steps:?}");
+    assert_eq!(eval_steps[1], 8);
 }
 
 #[test]

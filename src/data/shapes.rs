@@ -1,7 +1,10 @@
 //! The built-in synthetic segmentation set: ellipses, rectangles and triangles (classes
-//! 1-3, background 0) over textured, noisy backgrounds. Colours are drawn independently
-//! of the class and often close to the background's, so a model has to learn shape, not
-//! colour. The set is fixed (it does not depend on the run seed), so runs compare.
+//! 1-3, background 0) over textured, noisy backgrounds of any colour. Each class usually
+//! has its own hue band and fill texture (plain, stripes, dots), cues a small net picks up
+//! within minutes on a CPU; the rest of the objects get other colours and textures, some
+//! close to the background, and only their shape tells them apart. With all 320 training
+//! labels a SupOnly UNet learns it clearly better than with 1/8 (see the README). The set
+//! is fixed (it does not depend on the run seed), so runs compare.
 
 use super::{Dataset, Item};
 use crate::rng::{standard_normal, stream};
@@ -31,6 +34,23 @@ pub fn generate(train: usize, val: usize, size: usize, with_masks: bool) -> Data
 
 fn colour<R: Rng>(rng: &mut R) -> [f64; 3] {
     [rng.random_range(0.1..0.9), rng.random_range(0.1..0.9), rng.random_range(0.1..0.9)]
+}
+
+/// A colour in the class's hue band: hue 0 (red), 1/3 (green), 2/3 (blue) +- 1/12.
+fn class_colour<R: Rng>(class: usize, rng: &mut R) -> [f64; 3] {
+    let hue = (class - 1) as f64 / 3.0 + rng.random_range(-1.0 / 12.0..1.0 / 12.0);
+    let (sat, val) = (rng.random_range(0.5..0.9), rng.random_range(0.5..0.95));
+    let h6 = hue.rem_euclid(1.0) * 6.0;
+    let f = h6 - h6.floor();
+    let (p, q, t) = (val * (1.0 - sat), val * (1.0 - sat * f), val * (1.0 - sat * (1.0 - f)));
+    match h6 as usize % 6 {
+        0 => [val, t, p],
+        1 => [q, val, p],
+        2 => [p, val, t],
+        3 => [p, q, val],
+        4 => [t, p, val],
+        _ => [val, p, q],
+    }
 }
 
 /// A colour near `base`, so that some shapes barely stand out from the background.
@@ -75,17 +95,32 @@ fn draw<R: Rng>(size: usize, rng: &mut R) -> (Vec<u8>, Vec<u8>) {
     let count = rng.random_range(1..=3);
     for _ in 0..count {
         let class = rng.random_range(1..NUM_CLASSES);
-        let r = rng.random_range(0.12..0.28) * s;
+        let r = rng.random_range(0.15..0.3) * s;
         let c = (rng.random_range(0.15..0.85) * s, rng.random_range(0.15..0.85) * s);
-        let aspect = rng.random_range(0.5..1.0);
+        let aspect = rng.random_range(0.55..1.0);
         let angle = rng.random_range(0.0..std::f64::consts::PI);
-        let fill = if rng.random_bool(0.25) { near(bg, rng) } else { colour(rng) };
-        let stripes = rng.random_range(0.0..0.15);
+        // Each class has its own hue band (reds, greens, blues) most of the time; the rest
+        // get any colour, some close to the background, so colour alone is not enough.
+        let fill = match rng.random_range(0.0..1.0) {
+            x if x < 0.7 => class_colour(class, rng),
+            x if x < 0.85 => colour(rng),
+            _ => near(bg, rng),
+        };
+        // A fill texture that usually goes with the class (plain, stripes, dots) and
+        // sometimes with another: local cues a small net learns fast, shape for the rest.
+        let texture = if rng.random_bool(0.9) { class } else { rng.random_range(1..NUM_CLASSES) };
+        let (tdir, tper) = (rng.random_range(0.0..std::f64::consts::PI), rng.random_range(3.0..5.0));
         for y in 0..size {
             for x in 0..size {
                 let p = (x as f64 + 0.5, y as f64 + 0.5);
                 if inside(class, p, c, r, aspect, angle) {
-                    let shade = 1.0 + stripes * ((x + y) as f64 * 0.8).sin();
+                    let (u, v) = (p.0 * tdir.cos() + p.1 * tdir.sin(), -p.0 * tdir.sin() + p.1 * tdir.cos());
+                    let t = std::f64::consts::TAU / tper;
+                    let shade = match texture {
+                        1 => 1.0,
+                        2 => 1.0 + 0.3 * (t * u).sin().signum(),
+                        _ => 1.0 + 0.3 * ((t * u).sin() * (t * v).sin()).signum(),
+                    };
                     img[y * size + x] = fill.map(|v| v * shade);
                     mask[y * size + x] = class as u8;
                 }

@@ -29,24 +29,39 @@ pub struct StartOptions {
     pub resume: Option<PathBuf>,
 }
 
-/// Asks a run to stop: it finishes the iteration in flight, writes a checkpoint and
-/// reports `Event::Stopped`.
+/// The signals a caller may send a running run: stop (it finishes the iteration in flight,
+/// writes a checkpoint and reports `Event::Stopped`) and evaluate now (after the iteration
+/// in flight, an extra `Event::Eval` on the validation split).
 #[derive(Debug, Clone, Default)]
-pub struct StopHandle(Arc<AtomicBool>);
+pub struct RunControl {
+    stop: Arc<AtomicBool>,
+    evaluate: Arc<AtomicBool>,
+}
 
-impl StopHandle {
+impl RunControl {
     pub fn stop(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.stop.store(true, Ordering::SeqCst);
     }
 
     pub fn is_stopped(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Ask for an evaluation after the current iteration (requests made before it runs
+    /// count once).
+    pub fn request_evaluation(&self) {
+        self.evaluate.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether an evaluation was asked for since the last call (and clear the request).
+    pub fn take_evaluation_request(&self) -> bool {
+        self.evaluate.swap(false, Ordering::SeqCst)
     }
 }
 
 pub struct RunHandle {
     pub events: Receiver<Event>,
-    pub stop: StopHandle,
+    pub control: RunControl,
     pub thread: JoinHandle<()>,
 }
 
@@ -54,12 +69,12 @@ pub struct RunHandle {
 /// later (missing device, corrupt image, ...) arrives as `Event::Failed` and never panics
 /// the caller. The last event is always one of Finished, Stopped or Failed.
 pub fn start(config: RunConfig, options: StartOptions) -> Result<RunHandle, ConfigErrors> {
-    start_with_stop(config, options, StopHandle::default())
+    start_with_control(config, options, RunControl::default())
 }
 
-/// [`start`] with a stop handle the caller made beforehand, so that a stop asked for while
+/// [`start`] with a control the caller made beforehand, so that a stop asked for while
 /// the run is being started is not lost.
-pub fn start_with_stop(config: RunConfig, options: StartOptions, stop: StopHandle) -> Result<RunHandle, ConfigErrors> {
+pub fn start_with_control(config: RunConfig, options: StartOptions, stop: RunControl) -> Result<RunHandle, ConfigErrors> {
     config.validate()?;
     let (tx, rx) = channel();
     let stop2 = stop.clone();
@@ -67,5 +82,5 @@ pub fn start_with_stop(config: RunConfig, options: StartOptions, stop: StopHandl
         .name(format!("train-{}", config.name))
         .spawn(move || trainer::run(config, options, tx, stop2))
         .expect("spawning a training thread");
-    Ok(RunHandle { events: rx, stop, thread })
+    Ok(RunHandle { events: rx, control: stop, thread })
 }

@@ -7,7 +7,7 @@ use super::events::{CheckpointInfo, Event, ModelLosses, RunInfo, StepMetrics};
 use super::nets::{Nets, Optimisers};
 use super::snapshot::{self, Probes};
 use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step, suponly_step};
-use super::{StartOptions, StopHandle};
+use super::{StartOptions, RunControl};
 use crate::config::{Algorithm, DataSource, RunConfig, TaskKind};
 use crate::data::batches::{Batcher, Split, iterations_per_epoch};
 use crate::data::{self, shapes};
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
-pub(super) fn run(config: RunConfig, options: StartOptions, tx: Sender<Event>, stop: StopHandle) {
+pub(super) fn run(config: RunConfig, options: StartOptions, tx: Sender<Event>, stop: RunControl) {
     let mut step = 0;
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| train(&config, &options, &tx, &stop, &mut step)));
     let last = match outcome {
@@ -62,7 +62,7 @@ fn losses_of(terms: &[f64]) -> ModelLosses {
     ModelLosses { sup: terms[0], dc: terms[1], fc: terms[2], total: terms[0] + terms[1] + terms[2] }
 }
 
-fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &StopHandle, step_out: &mut usize) -> Result<Event, String> {
+fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &RunControl, step_out: &mut usize) -> Result<Event, String> {
     let acquired = device::acquire(config.device)?;
     let device = acquired.device.clone();
     let train_device = device.clone().autodiff();
@@ -186,7 +186,9 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &
             let snap = snapshot::take(&probes, &nets, &task, &flaw, config, &device, step);
             let _ = tx.send(Event::Snapshot(snap));
         }
-        if step % eval_every == 0 || step == total {
+        // Scheduled evaluations, the last one, and any asked for through the run's control.
+        let asked = stop.take_evaluation_request();
+        if asked || step % eval_every == 0 || step == total {
             let mut report = evaluator.run(&nets, &data.val, step, epoch);
             let score = report.models.iter().map(|m| m.score).filter(|s| s.is_finite()).fold(f64::NEG_INFINITY, f64::max);
             report.best = score.is_finite() && best.is_none_or(|b| score > b);

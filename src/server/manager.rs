@@ -7,7 +7,7 @@ use super::db::{self, RunRow};
 use super::error::{AppError, AppResult};
 use super::recorder::{LiveEvent, Recorder};
 use crate::config::RunConfig;
-use crate::engine::{self, Event, StartOptions, StopHandle};
+use crate::engine::{self, Event, StartOptions, RunControl};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ pub struct RunManager {
     db: SqlitePool,
     data_dir: PathBuf,
     slots: Arc<Semaphore>,
-    active: Mutex<HashMap<i64, StopHandle>>,
+    active: Mutex<HashMap<i64, RunControl>>,
     pub live: broadcast::Sender<LiveEvent>,
 }
 
@@ -65,14 +65,14 @@ impl RunManager {
         let options = StartOptions { data_root: self.data_dir.clone(), out_dir, resume };
         // The stop handle is visible before the run counts as running, and the move from
         // queued to running is atomic: a stop at any moment reaches the run.
-        let stop = StopHandle::default();
+        let stop = RunControl::default();
         self.active.lock().expect("active runs lock").insert(id, stop.clone());
         let started = sqlx::query("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'").bind(id).execute(&self.db).await?;
         if started.rows_affected() == 0 {
             self.active.lock().expect("active runs lock").remove(&id);
             return Ok(()); // stopped while it waited
         }
-        let handle = match engine::start_with_stop(config, options, stop) {
+        let handle = match engine::start_with_control(config, options, stop) {
             Ok(h) => h,
             Err(e) => {
                 self.active.lock().expect("active runs lock").remove(&id);
@@ -123,6 +123,21 @@ impl RunManager {
             other => return Err(AppError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped"))),
         }
         db::get_run(&self.db, id).await
+    }
+
+    /// Ask a running run for an evaluation on its validation split after its current
+    /// iteration (it arrives like the scheduled ones).
+    pub async fn evaluate(&self, id: i64) -> AppResult<RunRow> {
+        let row = db::get_run(&self.db, id).await?;
+        let handle = self.active.lock().expect("active runs lock").get(&id).cloned();
+        match (row.status.as_str(), handle) {
+            ("running", Some(h)) => {
+                h.request_evaluation();
+                db::add_event(&self.db, id, "evaluate", "evaluation requested").await?;
+                Ok(row)
+            }
+            (status, _) => Err(AppError::Conflict(format!("run {id} is {status}: only a running run can be evaluated now"))),
+        }
     }
 
     /// Continue a stopped, failed or interrupted run from its latest checkpoint.

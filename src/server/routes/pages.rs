@@ -295,6 +295,9 @@ async fn run_action(State(s): State<AppState>, Path((id, action)): Path<(String,
         "resume" => {
             s.runs.resume(id).await.map_err(html_err)?;
         }
+        "evaluate" => {
+            s.runs.evaluate(id).await.map_err(html_err)?;
+        }
         "clone" => {
             let row = db::get_run(&s.db, id).await.map_err(html_err)?;
             let config = row.config().map_err(html_err)?;

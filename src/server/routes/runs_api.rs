@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/runs/{id}", get(show))
         .route("/api/runs/{id}/stop", post(stop))
         .route("/api/runs/{id}/resume", post(resume))
+        .route("/api/runs/{id}/evaluate", post(evaluate))
         .route("/api/runs/{id}/clone", post(clone_run))
         .route("/api/runs/{id}/metrics", get(metrics))
         .route("/api/runs/{id}/events", get(events))
@@ -121,6 +122,11 @@ async fn show(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Js
 
 async fn stop(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
     Ok(Json(view(s.runs.stop(run_id(&id)?).await?)))
+}
+
+/// 202: the evaluation runs after the current iteration and arrives as an `eval` event.
+async fn evaluate(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<(StatusCode, Json<RunView>)> {
+    Ok((StatusCode::ACCEPTED, Json(view(s.runs.evaluate(run_id(&id)?).await?))))
 }
 
 async fn resume(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
