@@ -108,8 +108,18 @@ async fn a_run_is_created_trained_stopped_resumed_and_downloaded() {
     let clone = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
     let run = get_json(&c, &format!("{}/api/runs/{clone}", s.base)).await;
     assert_eq!(run["parent_id"].as_i64(), Some(id));
+    // A queued or running run cannot be deleted; a stopped one goes with its files, and
+    // its clone stays (without the link).
+    assert_eq!(c.delete(format!("{}/api/runs/{clone}", s.base)).send().await.unwrap().status(), StatusCode::CONFLICT);
     c.post(format!("{}/api/runs/{clone}/stop", s.base)).send().await.unwrap();
-    assert!(s.data_dir.join("flawmap.db").exists());
+    let run_dir = s.data_dir.join("runs").join(id.to_string());
+    assert!(run_dir.join("checkpoints").exists());
+    assert_eq!(c.delete(format!("{}/api/runs/{id}", s.base)).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(c.get(format!("{}/api/runs/{id}", s.base)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(c.get(format!("{}/api/runs/{id}/checkpoints/latest", s.base)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert!(!run_dir.exists(), "the run's files are deleted");
+    assert!(get_json(&c, &format!("{}/api/runs/{clone}", s.base)).await["parent_id"].is_null());
+    assert_eq!(c.delete(format!("{}/api/runs/{id}", s.base)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

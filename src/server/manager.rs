@@ -125,6 +125,29 @@ impl RunManager {
         db::get_run(&self.db, id).await
     }
 
+    /// Delete a run that is not queued, running or stopping: its rows (metrics,
+    /// evaluations, snapshots, checkpoints, events cascade) and its files. A study cell that
+    /// loses its run is queued again by the study's resume.
+    pub async fn delete(&self, id: i64) -> AppResult<()> {
+        let row = db::get_run(&self.db, id).await?;
+        if matches!(row.status.as_str(), "queued" | "running" | "stopping") {
+            return Err(AppError::Conflict(format!("run {id} is {}: stop it before deleting it", row.status)));
+        }
+        // Clones and resumes keep their history; they just lose the link to this run.
+        sqlx::query("UPDATE runs SET parent_id = NULL WHERE parent_id = ?").bind(id).execute(&self.db).await?;
+        let gone = sqlx::query("DELETE FROM runs WHERE id = ? AND status NOT IN ('queued', 'running', 'stopping')").bind(id).execute(&self.db).await?;
+        if gone.rows_affected() == 0 {
+            return Err(AppError::Conflict(format!("run {id} started again meanwhile")));
+        }
+        let dir = Recorder::run_dir(&self.data_dir, id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("run {id} deleted, but its folder {} stays: {e}", dir.display());
+        }
+        Ok(())
+    }
+
     /// Ask a running run for an evaluation on its validation split after its current
     /// iteration (it arrives like the scheduled ones).
     pub async fn evaluate(&self, id: i64) -> AppResult<RunRow> {

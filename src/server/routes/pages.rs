@@ -298,6 +298,10 @@ async fn run_action(State(s): State<AppState>, Path((id, action)): Path<(String,
         "evaluate" => {
             s.runs.evaluate(id).await.map_err(html_err)?;
         }
+        "delete" => {
+            s.runs.delete(id).await.map_err(html_err)?;
+            return Ok(Redirect::to("/").into_response());
+        }
         "clone" => {
             let row = db::get_run(&s.db, id).await.map_err(html_err)?;
             let config = row.config().map_err(html_err)?;

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/runs", get(list).post(create))
-        .route("/api/runs/{id}", get(show))
+        .route("/api/runs/{id}", get(show).delete(delete))
         .route("/api/runs/{id}/stop", post(stop))
         .route("/api/runs/{id}/resume", post(resume))
         .route("/api/runs/{id}/evaluate", post(evaluate))
@@ -118,6 +118,12 @@ async fn preset(Path(name): Path<String>) -> AppResult<Json<Vec<RunConfig>>> {
 
 async fn show(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
     Ok(Json(view(db::get_run(&s.db, run_id(&id)?).await?)))
+}
+
+/// 204; 409 while the run is queued or running.
+async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<StatusCode> {
+    s.runs.delete(run_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn stop(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
