@@ -1,5 +1,6 @@
 //! A real headless Chromium (Debian's, driven by playwright-core from npm) against a real
-//! server: start a run from the new-run form and watch the inspector follow the slider.
+//! server: start a run from the new-run form and watch the inspector follow the slider;
+//! start a study from its form and read its table, chart and diagnostics.
 //! Needs `scripts/setup.sh` (chromium, node modules); it fails, not skips, without them.
 
 mod common;
@@ -24,4 +25,21 @@ fn the_inspector_shows_flaw_maps_that_follow_the_step_slider() {
     for shot in ["run.png", "inspector.png", "inspector-first-step.png"] {
         assert!(out.join(shot).metadata().map(|m| m.len() > 10_000).unwrap_or(false), "missing screenshot {shot}");
     }
+}
+
+#[test]
+fn a_study_started_in_the_browser_fills_its_table_chart_and_diagnostics() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    assert!(root.join("node_modules/playwright-core").exists(), "node_modules missing: run scripts/setup.sh");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser_study");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let (mut server, base) = common::spawn_server(&out.join("data"));
+    let result = Command::new("node").arg("tests/browser/study.mjs").arg(&base).arg(&out).current_dir(&root).output();
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let result = result.expect("node runs");
+    let text = format!("{}\n{}", String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
+    assert!(result.status.success(), "browser study test failed:\n{text}");
+    assert!(out.join("study.png").metadata().map(|m| m.len() > 10_000).unwrap_or(false), "missing screenshot study.png");
 }
