@@ -46,6 +46,17 @@ fn example_configs_are_valid() {
 }
 
 #[test]
+fn example_studies_are_valid_and_the_shapes_one_is_the_builtin_study() {
+    for name in ["study-shapes", "study-nuclei", "study-photos"] {
+        let text = std::fs::read_to_string(format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let study = flawmap::study::StudyConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if name == "study-shapes" {
+            assert_eq!(study, flawmap::study::StudyConfig::shapes_demo());
+        }
+    }
+}
+
+#[test]
 fn train_then_eval_a_checkpoint() {
     let dir = tmp("cli_train");
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shapes-gct.toml")).unwrap();

@@ -112,12 +112,13 @@ impl StudyConfig {
         self.label_ratios.len() * self.algorithms.len() * self.seeds.len()
     }
 
-    /// The runs of the study, ratio by ratio, seed by seed, algorithm by algorithm (so a
-    /// half-finished study already has whole (ratio, seed) comparisons).
+    /// The runs of the study in queue order: seed by seed, then ratio by ratio, then
+    /// algorithm by algorithm, so a half-finished study already has every column of the
+    /// table with paired GCT / SupOnly runs, just fewer seeds.
     pub fn cells(&self) -> Vec<Cell> {
         let mut out = Vec::with_capacity(self.cell_count());
-        for &label_ratio in &self.label_ratios {
-            for &seed in &self.seeds {
+        for &seed in &self.seeds {
+            for &label_ratio in &self.label_ratios {
                 for &algorithm in &self.algorithms {
                     let mut config = self.run.clone();
                     config.algorithm = algorithm;
