@@ -1,14 +1,17 @@
 // The runs list, live: each recorded event patches its run's row in place (status,
 // progress with an ETA from the recent step rate, best scores). Only a run the page does
-// not show yet (or a lost stream) reloads the page. Without JavaScript the page is static.
+// not show yet, or a stream that fell behind or closed, reloads the page. Without
+// JavaScript the page is static.
 (function () {
   const rows = new Map([...document.querySelectorAll('tr[data-run]')].map(tr => [tr.dataset.run, tr]));
   const rate = new Map(); // run -> [first step seen, its time]
   const es = new EventSource('/api/live');
+  const query = new URLSearchParams(location.search);
+  const filtered = ['status', 'tag'].some(k => query.get(k));
   function row(id) {
     const tr = rows.get(String(id));
     // A run this page does not show: new (reload to show it) or filtered out (ignore).
-    if (!tr && !location.search.includes('status=') && !location.search.includes('tag=')) setTimeout(() => location.reload(), 300);
+    if (!tr && !filtered) setTimeout(() => location.reload(), 300);
     return tr;
   }
   function setStatus(tr, status) {
@@ -44,6 +47,7 @@
     const tr = row(run_id); if (!tr) return;
     for (const m of data.models) {
       const cell = tr.querySelector(m.model === 'T1' ? '.best-t1' : '.best-t2');
+      if (typeof m.score !== 'number') continue; // a diverged model's NaN arrives as null
       const old = parseFloat(cell.textContent);
       if (isNaN(old) || m.score > old) cell.textContent = m.score.toFixed(4);
     }
@@ -57,4 +61,7 @@
     });
   }
   es.addEventListener('lagged', () => location.reload());
+  // EventSource reconnects by itself after a drop; a closed stream (the server refused it)
+  // gets one reload a few seconds later.
+  es.addEventListener('error', () => setTimeout(() => { if (es.readyState === EventSource.CLOSED) location.reload(); }, 5000));
 })();

@@ -2,11 +2,25 @@
 // table the server rendered), diagnostics curves of one run on demand, and a reload when
 // a run of the study finishes (the page itself is complete without this script).
 (function () {
+  // While runs are active, reload when one finishes (or stops, or fails).
+  const p = document.getElementById('progress');
+  if (+p.dataset.active > 0) {
+    const study = p.dataset.study, finished = +p.dataset.finished, active = +p.dataset.active;
+    setInterval(async () => {
+      const r = await fetch(`/api/studies/${study}`);
+      if (!r.ok) return;
+      const s = await r.json();
+      // Not while the user types in a form or reads a run's curves.
+      const busy = (document.activeElement && document.activeElement.form) || document.querySelector('#diag-charts .uplot');
+      if (!busy && (s.progress.finished !== finished || s.progress.active !== active)) location.reload();
+    }, 5000);
+  }
   if (typeof uPlot === 'undefined') return;
   const colours = ['#2457d6', '#d6452c', '#2e9d4f', '#8a3fd1'];
   const names = { gct: 'GCT', suponly: 'SupOnly', dual: 'Dual (no F)' };
   const chartRoot = document.getElementById('study-chart');
-  const table = JSON.parse(chartRoot.dataset.table);
+  let table;
+  try { table = JSON.parse(chartRoot.dataset.table); } catch (e) { return; }
   const pct = table.metric === 'miou' || table.metric === 'pixel_acc' ? 100 : 1;
   // x: log2 of the ratio, so 1/16 .. 1/2 are evenly spaced as in the paper's table.
   const xs = table.ratios.map(r => Math.log2(r));
@@ -47,15 +61,4 @@
   }
   for (const b of document.querySelectorAll('button.curves')) b.addEventListener('click', () => curves(b.dataset.run));
 
-  // While runs are active, reload when one finishes (or stops, or fails).
-  const p = document.getElementById('progress');
-  if (+p.dataset.active > 0) {
-    const study = p.dataset.study, finished = +p.dataset.finished, active = +p.dataset.active;
-    setInterval(async () => {
-      const r = await fetch(`/api/studies/${study}`);
-      if (!r.ok) return;
-      const s = await r.json();
-      if (s.progress.finished !== finished || s.progress.active !== active) location.reload();
-    }, 5000);
-  }
 })();

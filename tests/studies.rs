@@ -214,8 +214,22 @@ async fn a_half_finished_study_resumes_without_redoing_finished_runs_and_extends
     assert_eq!(grown["progress"]["cells"], 8);
     assert_eq!(grown["runs"].as_array().unwrap().len(), 8);
     assert_eq!(grown["progress"]["finished"], 4);
+    // Deleting is refused while runs are queued or running; then the study and its runs go.
+    assert_eq!(c.delete(format!("{}/api/studies/{id}", s.base)).send().await.unwrap().status(), StatusCode::CONFLICT);
     c.post(format!("{}/api/studies/{id}/stop", s.base)).send().await.unwrap();
     wait_study(&c, &s.base, id, 120, "the final stop", |v| v["progress"]["active"] == 0).await;
+    // Two resumes at once queue each run once.
+    let (a, b) = tokio::join!(
+        c.post(format!("{}/api/studies/{id}/resume", s.base)).send(),
+        c.post(format!("{}/api/studies/{id}/resume", s.base)).send()
+    );
+    let queued = a.unwrap().json::<Value>().await.unwrap()["runs"].as_i64().unwrap() + b.unwrap().json::<Value>().await.unwrap()["runs"].as_i64().unwrap();
+    assert_eq!(queued, 4, "each of the 4 unfinished runs is resumed once");
+    c.post(format!("{}/api/studies/{id}/stop", s.base)).send().await.unwrap();
+    wait_study(&c, &s.base, id, 120, "the stop after resuming", |v| v["progress"]["active"] == 0).await;
+    assert_eq!(c.delete(format!("{}/api/studies/{id}", s.base)).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(c.get(format!("{}/api/studies/{id}", s.base)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert!(get_json(&c, &format!("{}/api/runs?tag=study-{id}", s.base)).await.as_array().unwrap().is_empty());
 }
 
 #[test]

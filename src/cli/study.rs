@@ -68,6 +68,7 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
             }
             println!("study {} '{}' exists: resuming it (finished runs are kept)", row.id, config.name);
             studies::reclaim(&pool, row.id).await?;
+            studies::set_device(&pool, row.id, config.run.device).await?;
             studies::extend(&pool, &manager, row.id, &config.label_ratios, &config.algorithms, &config.seeds).await?;
             studies::resume(&pool, &manager, row.id).await?;
             row.id
@@ -87,8 +88,7 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it ({eta} left) {msg}").expect("valid template"));
     let mut interrupted = false;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
     loop {
         let runs = studies::runs(&pool, id).await?;
         let p = studies::progress(&config, &runs);
@@ -101,9 +101,14 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            _ = &mut ctrl_c, if !interrupted => {
+            _ = &mut ctrl_c => {
+                if interrupted {
+                    bar.finish_and_clear();
+                    anyhow::bail!("interrupted twice: exiting now; the next `flawmap study` resumes the unfinished run from its last checkpoint");
+                }
                 interrupted = true;
-                bar.println("stopping: the running run finishes its iteration and writes a checkpoint...");
+                ctrl_c = Box::pin(tokio::signal::ctrl_c());
+                bar.println("stopping: the running run finishes its iteration and writes a checkpoint (Ctrl-C again to quit at once)...");
                 studies::stop(&pool, &manager, id).await?;
             }
         }

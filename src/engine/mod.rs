@@ -47,6 +47,11 @@ impl RunControl {
         self.stop.load(Ordering::SeqCst)
     }
 
+    /// Whether `other` is a clone of this control (the same run start).
+    pub fn same(&self, other: &RunControl) -> bool {
+        Arc::ptr_eq(&self.stop, &other.stop)
+    }
+
     /// Ask for an evaluation after the current iteration (requests made before it runs
     /// count once).
     pub fn request_evaluation(&self) {

@@ -69,13 +69,13 @@ impl RunManager {
         self.active.lock().expect("active runs lock").insert(id, stop.clone());
         let started = sqlx::query("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'").bind(id).execute(&self.db).await?;
         if started.rows_affected() == 0 {
-            self.active.lock().expect("active runs lock").remove(&id);
+            self.release(id, &stop);
             return Ok(()); // stopped while it waited
         }
-        let handle = match engine::start_with_control(config, options, stop) {
+        let handle = match engine::start_with_control(config, options, stop.clone()) {
             Ok(h) => h,
             Err(e) => {
-                self.active.lock().expect("active runs lock").remove(&id);
+                self.release(id, &stop);
                 return Err(e.into());
             }
         };
@@ -95,9 +95,18 @@ impl RunManager {
                 tracing::error!("run {id}: recording an event failed: {e}");
             }
         }
-        self.active.lock().expect("active runs lock").remove(&id);
+        self.release(id, &stop);
         let _ = tokio::task::spawn_blocking(move || handle.thread.join()).await;
         Ok(())
+    }
+
+    /// Forget a run's control, unless a later start of the same run (a quick stop and
+    /// resume) has already put its own in place.
+    fn release(&self, id: i64, control: &RunControl) {
+        let mut active = self.active.lock().expect("active runs lock");
+        if active.get(&id).is_some_and(|c| c.same(control)) {
+            active.remove(&id);
+        }
     }
 
     /// Ask a run to stop. A queued run is stopped at once; a running one after its
@@ -171,11 +180,18 @@ impl RunManager {
         }
         let ckpt = db::latest_checkpoint(&self.db, id).await?;
         let from = ckpt.as_ref().map(|c| c.path.clone());
-        sqlx::query("UPDATE runs SET status = 'queued', resume_from = ?, error = NULL, finished_at = NULL WHERE id = ?")
-            .bind(&from)
-            .bind(id)
-            .execute(&self.db)
-            .await?;
+        // Conditional, so two resumes at once (a double click) queue the run once.
+        let queued = sqlx::query(
+            "UPDATE runs SET status = 'queued', resume_from = ?, error = NULL, finished_at = NULL
+             WHERE id = ? AND status IN ('stopped', 'failed', 'interrupted')",
+        )
+        .bind(&from)
+        .bind(id)
+        .execute(&self.db)
+        .await?;
+        if queued.rows_affected() == 0 {
+            return Err(AppError::Conflict(format!("run {id} was resumed or changed meanwhile")));
+        }
         let msg = match &ckpt {
             Some(c) => format!("resume queued from the checkpoint at step {}", c.step),
             None => "no checkpoint yet: restarting from step 0".to_string(),

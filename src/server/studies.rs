@@ -13,6 +13,12 @@ use crate::study::{CellResult, ModelChoice, StudyConfig, StudyTable};
 use serde::Serialize;
 use sqlx::{FromRow, SqlitePool};
 use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// Study changes (create, sync, stop, resume, extend, delete) run one at a time: each
+/// reads the study's runs and then queues or changes some, and two at once would queue a
+/// cell twice or lose an extension.
+static CHANGES: Mutex<()> = Mutex::const_new(());
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct StudyRow {
@@ -52,7 +58,7 @@ pub async fn find_by_name(db: &SqlitePool, name: &str) -> AppResult<Option<Study
         .await?)
 }
 
-/// The study's runs, in the order of its cells (ratio, seed, algorithm).
+/// The study's runs, by ratio, seed and creation.
 pub async fn runs(db: &SqlitePool, id: i64) -> AppResult<Vec<RunRow>> {
     Ok(sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE study_id = ? ORDER BY label_ratio, seed, id").bind(id).fetch_all(db).await?)
 }
@@ -60,6 +66,7 @@ pub async fn runs(db: &SqlitePool, id: i64) -> AppResult<Vec<RunRow>> {
 /// Store a study (its dataset path already confined) and queue its runs.
 pub async fn create(db: &SqlitePool, manager: &Arc<RunManager>, config: &StudyConfig) -> AppResult<i64> {
     config.validate()?;
+    let _one_at_a_time = CHANGES.lock().await;
     let json = serde_json::to_string(config).map_err(|e| AppError::Internal(e.to_string()))?;
     let id = sqlx::query("INSERT INTO studies (name, config, created_at) VALUES (?, ?, ?)")
         .bind(&config.name)
@@ -68,21 +75,23 @@ pub async fn create(db: &SqlitePool, manager: &Arc<RunManager>, config: &StudyCo
         .execute(db)
         .await?
         .last_insert_rowid();
-    sync(db, manager, id).await?;
+    sync_locked(db, manager, id).await?;
     Ok(id)
 }
 
 /// Queue a run for every cell that has none yet; returns how many were queued. Finished
 /// cells are never redone, so this is how a study resumes and grows.
 pub async fn sync(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+    let _one_at_a_time = CHANGES.lock().await;
+    sync_locked(db, manager, id).await
+}
+
+async fn sync_locked(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
     let config = get(db, id).await?.config()?;
     let existing = runs(db, id).await?;
     let mut queued = 0;
     for cell in config.cells() {
-        let has = existing
-            .iter()
-            .any(|r| r.algorithm == cell.algorithm.to_string() && r.label_ratio == cell.label_ratio && r.seed == cell.seed as i64);
-        if !has {
+        if !existing.iter().any(|r| is_cell(r, cell.algorithm, cell.label_ratio, cell.seed)) {
             manager.create(&cell.config, &format!("study-{id}"), Origin { parent: None, study: Some(id) }).await?;
             queued += 1;
         }
@@ -93,6 +102,7 @@ pub async fn sync(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppRes
 /// Stop every queued or running run of the study (each gracefully, with a checkpoint).
 pub async fn stop(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
     get(db, id).await?;
+    let _one_at_a_time = CHANGES.lock().await;
     let mut n = 0;
     for r in runs(db, id).await? {
         if matches!(r.status.as_str(), "queued" | "running") {
@@ -108,14 +118,59 @@ pub async fn stop(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppRes
 /// Resume the study's stopped, failed and interrupted runs from their checkpoints and
 /// queue the cells that have no run yet; finished runs stay as they are.
 pub async fn resume(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
-    let mut n = sync(db, manager, id).await?;
-    for r in runs(db, id).await? {
+    let _one_at_a_time = CHANGES.lock().await;
+    let mut n = sync_locked(db, manager, id).await?;
+    let config = get(db, id).await?.config()?;
+    let mut runs = runs(db, id).await?;
+    // In the study's queue order (seed by seed), so partial results stay whole columns.
+    let order = config.cells();
+    runs.sort_by_key(|r| order.iter().position(|c| is_cell(r, c.algorithm, c.label_ratio, c.seed)).unwrap_or(usize::MAX));
+    for r in runs {
         if db::RESUMABLE.contains(&r.status.as_str()) {
-            manager.resume(r.id).await?;
-            n += 1;
+            match manager.resume(r.id).await {
+                Ok(_) => n += 1,
+                // Resumed by someone else meanwhile: nothing to do.
+                Err(AppError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(n)
+}
+
+fn is_cell(r: &RunRow, algorithm: Algorithm, label_ratio: f64, seed: u64) -> bool {
+    r.algorithm == algorithm.to_string() && r.label_ratio == label_ratio && r.seed == seed as i64
+}
+
+/// Delete a study that has no queued or running run, with its runs and their files.
+pub async fn delete(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<()> {
+    let _one_at_a_time = CHANGES.lock().await;
+    get(db, id).await?;
+    let runs = runs(db, id).await?;
+    if runs.iter().any(|r| matches!(r.status.as_str(), "queued" | "running" | "stopping")) {
+        return Err(AppError::Conflict(format!("study {id} has queued or running runs: stop it before deleting it")));
+    }
+    for r in runs {
+        manager.delete(r.id).await?;
+    }
+    sqlx::query("DELETE FROM studies WHERE id = ?").bind(id).execute(db).await?;
+    Ok(())
+}
+
+/// Make the study and its unfinished runs use `device` (the CLI's --device on a resume).
+pub async fn set_device(db: &SqlitePool, id: i64, device: crate::device::DeviceChoice) -> AppResult<()> {
+    let _one_at_a_time = CHANGES.lock().await;
+    let mut config = get(db, id).await?.config()?;
+    config.run.device = device;
+    let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
+    sqlx::query("UPDATE studies SET config = ? WHERE id = ?").bind(json).bind(id).execute(db).await?;
+    for r in runs(db, id).await?.into_iter().filter(|r| r.status != "finished") {
+        let mut c = r.config()?;
+        c.device = device;
+        let json = serde_json::to_string(&c).map_err(|e| AppError::Internal(e.to_string()))?;
+        sqlx::query("UPDATE runs SET config = ? WHERE id = ?").bind(json).bind(r.id).execute(db).await?;
+    }
+    Ok(())
 }
 
 /// For a headless process that owns the study's runs (`flawmap study`): runs an earlier
@@ -131,11 +186,12 @@ pub async fn reclaim(db: &SqlitePool, id: i64) -> AppResult<u64> {
 
 /// Add ratios, algorithms or seeds; only the new cells are queued.
 pub async fn extend(db: &SqlitePool, manager: &Arc<RunManager>, id: i64, ratios: &[f64], algorithms: &[Algorithm], seeds: &[u64]) -> AppResult<usize> {
+    let _one_at_a_time = CHANGES.lock().await;
     let config = get(db, id).await?.config()?.extended(ratios, algorithms, seeds);
     config.validate()?;
     let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
     sqlx::query("UPDATE studies SET config = ? WHERE id = ?").bind(json).bind(id).execute(db).await?;
-    sync(db, manager, id).await
+    sync_locked(db, manager, id).await
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -161,7 +217,9 @@ pub fn progress(config: &StudyConfig, runs: &[RunRow]) -> Progress {
         stopped: count(&["stopped", "interrupted"]),
         failed: count(&["failed"]),
         steps_done: runs.iter().map(|r| r.current_step).sum(),
-        steps_total: runs.iter().map(|r| r.total_iterations.unwrap_or(0).max(r.current_step)).sum(),
+        // Runs that have not started do not know their length yet: use the study's budget.
+        steps_total: runs.iter().map(|r| r.total_iterations.or(config.iterations.map(|n| n as i64)).unwrap_or(0).max(r.current_step)).sum::<i64>()
+            + config.cell_count().saturating_sub(runs.len()) as i64 * config.iterations.unwrap_or(0) as i64,
         status: String::new(),
     };
     p.status = if p.finished == p.cells {
@@ -226,7 +284,7 @@ pub async fn table(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow], metri
     let results: Vec<CellResult> = results(db, runs, metric).await?.into_iter().map(|(_, c)| c).collect();
     let mut ratios = config.label_ratios.clone();
     ratios.sort_by(f64::total_cmp);
-    Ok(StudyTable::build(metric, model, &ratios, &config.algorithms, &results))
+    Ok(StudyTable::build(metric, model, config.seeds.len(), &ratios, &config.algorithms, &results))
 }
 
 /// Why GCT helps or not, per run with a flaw detector or a second model.
@@ -243,7 +301,7 @@ pub struct RunDiagnostics {
 
 pub async fn diagnostics(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow]) -> AppResult<Vec<RunDiagnostics>> {
     let mut out = Vec::new();
-    for r in runs.iter().filter(|r| r.algorithm != "suponly") {
+    for r in runs.iter().filter(|r| r.algorithm != "suponly" && r.current_step > 0) {
         let parse = |rows: Vec<String>| -> Vec<serde_json::Value> { rows.iter().filter_map(|d| serde_json::from_str(d).ok()).collect() };
         let steps: Vec<StepMetrics> = parse(db::series(db, Series::Steps, r.id, 0).await?).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
         let evals: Vec<EvalReport> = parse(db::series(db, Series::Evals, r.id, 0).await?).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();

@@ -82,6 +82,11 @@ impl StudyConfig {
                 errs.push(FieldError { field: field.into(), message: message.into() });
             }
         };
+        // Sizes first: the checks below are quadratic in the list lengths.
+        if self.cell_count() > MAX_RUNS {
+            check(false, "seeds", &format!("a study is limited to {MAX_RUNS} runs (ratios x algorithms x seeds)"));
+            return Err(ConfigErrors(errs));
+        }
         check(!self.name.trim().is_empty(), "name", "must not be empty");
         check(!self.label_ratios.is_empty(), "label_ratios", "list at least one ratio");
         check(
@@ -89,15 +94,19 @@ impl StudyConfig {
             "label_ratios",
             "every ratio must be in (0, 1]",
         );
+        check(
+            !(self.label_ratios.contains(&1.0) && self.algorithms.iter().any(|a| *a != Algorithm::Suponly)),
+            "label_ratios",
+            "1.0 leaves no unlabelled images for gct or dual: use a separate study with suponly alone for the fully labelled column",
+        );
         check(!has_duplicates(&self.label_ratios), "label_ratios", "ratios must be distinct");
         check(!self.algorithms.is_empty(), "algorithms", "list at least one of gct, suponly, dual");
         check(!has_duplicates(&self.algorithms), "algorithms", "algorithms must be distinct");
         check(!self.seeds.is_empty(), "seeds", "list at least one seed");
         check(!has_duplicates(&self.seeds), "seeds", "seeds must be distinct");
         check(self.iterations != Some(0), "iterations", "must be at least 1");
-        check(self.cell_count() <= 1000, "seeds", "a study is limited to 1000 runs");
-        if let Some(cell) = self.cells().first()
-            && let Err(ConfigErrors(run_errs)) = cell.config.validate()
+        if let (Some(&r), Some(&a), Some(&seed)) = (self.label_ratios.first(), self.algorithms.first(), self.seeds.first())
+            && let Err(ConfigErrors(run_errs)) = self.cell(a, r, seed).config.validate()
         {
             for e in run_errs {
                 // label_ratio comes from the study's list: name that list, not the template.
@@ -120,22 +129,27 @@ impl StudyConfig {
         for &seed in &self.seeds {
             for &label_ratio in &self.label_ratios {
                 for &algorithm in &self.algorithms {
-                    let mut config = self.run.clone();
-                    config.algorithm = algorithm;
-                    config.seed = seed;
-                    config.data.label_ratio = label_ratio;
-                    // The same split for every algorithm of this (ratio, seed). Splits are
-                    // also nested across ratios: one permutation per seed, cut at the ratio.
-                    config.data.split_seed = seed;
-                    if let Some(n) = self.iterations {
-                        config.train.iterations = Some(n);
-                    }
-                    config.name = format!("{} {} {} s{}", self.name, algorithm, ratio_label(label_ratio), seed);
-                    out.push(Cell { algorithm, label_ratio, seed, config });
+                    out.push(self.cell(algorithm, label_ratio, seed));
                 }
             }
         }
         out
+    }
+
+    /// One run of the study.
+    pub fn cell(&self, algorithm: Algorithm, label_ratio: f64, seed: u64) -> Cell {
+        let mut config = self.run.clone();
+        config.algorithm = algorithm;
+        config.seed = seed;
+        config.data.label_ratio = label_ratio;
+        // The same split for every algorithm of this (ratio, seed). Splits are also nested
+        // across ratios: one permutation per seed, cut at the ratio.
+        config.data.split_seed = seed;
+        if let Some(n) = self.iterations {
+            config.train.iterations = Some(n);
+        }
+        config.name = format!("{} {} {} s{}", self.name, algorithm, ratio_label(label_ratio), seed);
+        Cell { algorithm, label_ratio, seed, config }
     }
 
     /// Add what `more` lists and this study lacks (ratios, algorithms, seeds); the template
@@ -161,6 +175,9 @@ impl StudyConfig {
         c
     }
 }
+
+/// The largest study: enough for any table, small enough to validate and queue at once.
+pub const MAX_RUNS: usize = 1000;
 
 /// "1/8" for 0.125, "0.3" for ratios that are not 1/n.
 pub fn ratio_label(r: f64) -> String {
@@ -232,6 +249,11 @@ mod tests {
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert!(fields.contains(&"label_ratios"), "{errs:?}");
         assert!(fields.contains(&"run.data.crop_size"), "{errs:?}");
+        let full = TOML.replace("[0.125, 0.5]", "[0.5, 1.0]");
+        assert_eq!(StudyConfig::from_toml(&full).unwrap_err().0[0].field, "label_ratios");
+        StudyConfig::from_toml(&full.replace("[\"gct\", \"suponly\"]", "[\"suponly\"]")).unwrap();
+        let huge = TOML.replace("seeds = [3, 4]", &format!("seeds = {:?}", (0..600).collect::<Vec<u64>>()));
+        assert!(StudyConfig::from_toml(&huge).unwrap_err().to_string().contains("limited to 1000 runs"));
         let typo = TOML.replace("seeds = [3, 4]", "seed = [3, 4]");
         assert_eq!(StudyConfig::from_toml(&typo).unwrap_err().0[0].field, "seed");
     }

@@ -40,7 +40,7 @@ impl ModelChoice {
             Self::T1 => "T1",
             Self::T2 => "T2",
             Self::Mean => "mean of T1, T2",
-            Self::Best => "best of T1, T2",
+            Self::Best => "better of T1, T2 per run, picked on validation: optimistic",
         }
     }
 }
@@ -76,7 +76,8 @@ pub struct Aggregate {
     pub std: Option<f64>,
     /// One value per seed, in seed order.
     pub values: Vec<f64>,
-    /// The highest mean of its column.
+    /// The highest mean of its column (marked only when every row of the column has the
+    /// same number of seeds).
     pub best: bool,
 }
 
@@ -103,6 +104,8 @@ pub struct StudyTable {
     /// "miou", "pixel_acc", "psnr" or "ssim".
     pub metric: String,
     pub model: ModelChoice,
+    /// Seeds per cell when the study is complete; cells with fewer show their count.
+    pub seeds: usize,
     pub ratios: Vec<f64>,
     pub rows: Vec<Row>,
     /// GCT − SupOnly per ratio, when the study has both.
@@ -117,7 +120,7 @@ fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
 }
 
 impl StudyTable {
-    pub fn build(metric: &str, model: ModelChoice, ratios: &[f64], algorithms: &[Algorithm], results: &[CellResult]) -> Self {
+    pub fn build(metric: &str, model: ModelChoice, seeds: usize, ratios: &[f64], algorithms: &[Algorithm], results: &[CellResult]) -> Self {
         let pick = |a: Algorithm, r: f64| {
             let mut cell: Vec<&CellResult> = results.iter().filter(|c| c.algorithm == a && c.label_ratio == r).collect();
             cell.sort_by_key(|c| c.seed);
@@ -140,6 +143,11 @@ impl StudyTable {
             })
             .collect();
         for col in 0..ratios.len() {
+            // Means over different numbers of seeds (a study under way) are not ranked.
+            let counts: Vec<Option<usize>> = rows.iter().map(|r| r.cells[col].as_ref().map(|c| c.n)).collect();
+            if rows.len() < 2 || counts.iter().any(|n| *n != counts[0] || n.is_none()) {
+                continue;
+            }
             let best = rows.iter().filter_map(|r| r.cells[col].as_ref().map(|c| c.mean)).fold(f64::NEG_INFINITY, f64::max);
             for row in &mut rows {
                 if let Some(c) = &mut row.cells[col] {
@@ -164,7 +172,7 @@ impl StudyTable {
                 })
                 .collect()
         });
-        Self { metric: metric.into(), model, ratios: ratios.to_vec(), rows, delta }
+        Self { metric: metric.into(), model, seeds, ratios: ratios.to_vec(), rows, delta }
     }
 
     /// How the metric is written: mIoU and accuracy in percent (as the paper), PSNR in dB.
@@ -187,10 +195,11 @@ impl StudyTable {
     }
 
     pub fn cell_text(&self, c: &Aggregate) -> String {
-        match c.std {
+        let text = match c.std {
             Some(s) => format!("{} ± {}", self.format(c.mean), self.format(s)),
             None => self.format(c.mean),
-        }
+        };
+        if c.n < self.seeds { format!("{text} (n={})", c.n) } else { text }
     }
 
     pub fn delta_text(&self, d: &Delta) -> String {
@@ -284,7 +293,7 @@ mod tests {
 
     #[test]
     fn aggregates_by_hand() {
-        let t = StudyTable::build("miou", ModelChoice::T1, &[0.125, 0.5, 0.25], &[Gct, Suponly], &results());
+        let t = StudyTable::build("miou", ModelChoice::T1, 2, &[0.125, 0.5, 0.25], &[Gct, Suponly], &results());
         let gct = &t.rows[0].cells;
         let c = gct[0].as_ref().unwrap();
         assert_eq!(c.n, 2);
@@ -298,8 +307,8 @@ mod tests {
         assert_eq!(gct[1].as_ref().unwrap().std, None);
         // No runs at 1/4.
         assert!(gct[2].is_none() && t.rows[1].cells[2].is_none());
-        // 1/2: SupOnly is best (0.90 vs 0.80).
-        assert!(t.rows[1].cells[1].as_ref().unwrap().best);
+        // 1/2: 1 GCT seed against 2 SupOnly seeds: not ranked.
+        assert!(!t.rows[0].cells[1].as_ref().unwrap().best && !t.rows[1].cells[1].as_ref().unwrap().best);
         let delta = t.delta.as_ref().unwrap();
         // Paired: (0.50-0.45) and (0.70-0.55): mean 0.10, std sqrt(0.005), 2 wins.
         let d = delta[0].as_ref().unwrap();
@@ -314,30 +323,30 @@ mod tests {
     #[test]
     fn model_choice_picks_t2_mean_and_best_but_suponly_is_always_t1() {
         let rs = results();
-        let t2 = StudyTable::build("miou", ModelChoice::T2, &[0.125], &[Gct, Suponly], &rs);
+        let t2 = StudyTable::build("miou", ModelChoice::T2, 2, &[0.125], &[Gct, Suponly], &rs);
         assert!((t2.rows[0].cells[0].as_ref().unwrap().mean - 0.50).abs() < 1e-12);
         assert!((t2.rows[1].cells[0].as_ref().unwrap().mean - 0.50).abs() < 1e-12);
-        let best = StudyTable::build("miou", ModelChoice::Best, &[0.125], &[Gct], &rs);
+        let best = StudyTable::build("miou", ModelChoice::Best, 2, &[0.125], &[Gct], &rs);
         assert!((best.rows[0].cells[0].as_ref().unwrap().mean - 0.65).abs() < 1e-12);
         assert!(best.delta.is_none());
-        let mean = StudyTable::build("miou", ModelChoice::Mean, &[0.125], &[Gct], &rs);
+        let mean = StudyTable::build("miou", ModelChoice::Mean, 2, &[0.125], &[Gct], &rs);
         assert!((mean.rows[0].cells[0].as_ref().unwrap().mean - 0.55).abs() < 1e-12);
     }
 
     #[test]
     fn exports() {
-        let t = StudyTable::build("miou", ModelChoice::T1, &[0.125, 0.5], &[Gct, Suponly], &results());
+        let t = StudyTable::build("miou", ModelChoice::T1, 2, &[0.125, 0.5], &[Gct, Suponly], &results());
         let md = t.to_markdown();
         assert!(md.starts_with("| mIoU % (T1) | 1/8 | 1/2 |\n|---|---|---|\n"), "{md}");
-        assert!(md.contains("| GCT | **60.00 ± 14.14** | 80.00 |"), "{md}");
-        assert!(md.contains("| SupOnly | 50.00 ± 7.07 | **90.00 ± 7.07** |"), "{md}");
+        assert!(md.contains("| GCT | **60.00 ± 14.14** | 80.00 (n=1) |"), "{md}");
+        assert!(md.contains("| SupOnly | 50.00 ± 7.07 | 90.00 ± 7.07 |"), "{md}");
         assert!(md.contains("| GCT − SupOnly | +10.00 (2/2 seeds) | −5.00 (0/1 seeds) |"), "{md}");
         let csv = t.to_csv();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 1 + 4 + 2);
         assert!(lines[1].starts_with("gct,0.125,miou,t1,2,0.6"), "{csv}");
         assert!(lines[1].ends_with(",true,0.5;0.7"), "{csv}");
-        let psnr = StudyTable::build("psnr", ModelChoice::T1, &[0.5], &[Suponly], &[r(Suponly, 0.5, 0, 27.456, None)]);
-        assert!(psnr.to_markdown().contains("| SupOnly | **27.46** |"));
+        let psnr = StudyTable::build("psnr", ModelChoice::T1, 1, &[0.5], &[Suponly], &[r(Suponly, 0.5, 0, 27.456, None)]);
+        assert!(psnr.to_markdown().contains("| SupOnly | 27.46 |"), "one row: nothing to rank");
     }
 }

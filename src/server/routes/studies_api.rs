@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/studies", get(list).post(create))
-        .route("/api/studies/{id}", get(show))
+        .route("/api/studies/{id}", get(show).delete(delete))
         .route("/api/studies/{id}/table", get(table))
         .route("/api/studies/{id}/diagnostics", get(diagnostics))
         .route("/api/studies/{id}/stop", post(stop))
@@ -150,6 +150,12 @@ async fn diagnostics(State(s): State<AppState>, Path(id): Path<String>) -> AppRe
 #[derive(Debug, Serialize)]
 struct Changed {
     runs: usize,
+}
+
+/// 204; 409 while some of its runs are queued or running.
+async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<StatusCode> {
+    studies::delete(&s.db, &s.runs, study_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn stop(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Changed>> {

@@ -274,6 +274,10 @@ async fn action(State(s): State<AppState>, Path((id, action)): Path<(String, Str
     let result = match action.as_str() {
         "stop" => studies::stop(&s.db, &s.runs, id).await,
         "resume" => studies::resume(&s.db, &s.runs, id).await,
+        "delete" => {
+            studies::delete(&s.db, &s.runs, id).await.map_err(html_err)?;
+            return Ok(Redirect::to("/studies").into_response());
+        }
         "extend" => {
             let get = |k: &str| fields.iter().filter(|(f, _)| f == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
             let ratios = parse_list::<f64>(&get("label_ratios").join(","), "label_ratios").map_err(html_err)?;
