@@ -28,14 +28,25 @@ fn the_inspector_shows_flaw_maps_that_follow_the_step_slider() {
 }
 
 #[test]
-fn a_study_started_in_the_browser_fills_its_table_chart_and_diagnostics() {
+fn a_study_started_in_the_browser_fills_its_table_chart_and_diagnostics_and_uploads_show_progress() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     assert!(root.join("node_modules/playwright-core").exists(), "node_modules missing: run scripts/setup.sh");
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser_study");
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
+    // A zipped images/ + masks/ folder for the upload step (real nuclei tiles).
+    let nuclei = common::fixtures().join("realdata/nuclei");
+    let mut entries = Vec::new();
+    for name in ["tile_0_0.png", "tile_0_1.png", "tile_0_2.png"] {
+        for dir in ["images", "masks"] {
+            entries.push((format!("nuclei-upload/{dir}/{name}"), std::fs::read(nuclei.join(dir).join(name)).unwrap()));
+        }
+    }
+    let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let zip = out.join("nuclei-upload.zip");
+    std::fs::write(&zip, common::zip_of(&refs)).unwrap();
     let (mut server, base) = common::spawn_server(&out.join("data"));
-    let result = Command::new("node").arg("tests/browser/study.mjs").arg(&base).arg(&out).current_dir(&root).output();
+    let result = Command::new("node").arg("tests/browser/study.mjs").arg(&base).arg(&out).arg(&zip).current_dir(&root).output();
     server.kill().unwrap();
     server.wait().unwrap();
     let result = result.expect("node runs");

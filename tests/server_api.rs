@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{get_json, out_dir, start, tiny, wait_run};
+use common::{get_json, out_dir, start, tiny, wait_run, zip_of};
 use flawmap::config::Algorithm;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -197,16 +197,6 @@ async fn a_non_loopback_bind_needs_a_token_on_every_request() {
     let r = c.get(format!("{}/?token=s3cret", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.headers()["set-cookie"].to_str().unwrap().contains("HttpOnly"));
-}
-
-fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
-    use std::io::Write;
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    for (name, data) in entries {
-        w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
-        w.write_all(data).unwrap();
-    }
-    w.finish().unwrap().into_inner()
 }
 
 async fn upload(c: &reqwest::Client, base: &str, name: &str, bytes: Vec<u8>) -> reqwest::Response {

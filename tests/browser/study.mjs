@@ -1,11 +1,13 @@
 // Drives Debian's Chromium through a study: the new-study form (a TOML editor) -> a tiny
 // GCT-vs-SupOnly grid -> the runs list patches progress live without reloading -> the study
 // page shows the table with every cell filled, its chart, and a run's diagnostics curves.
-// Usage: node tests/browser/study.mjs BASE_URL OUT_DIR
+// First, a zipped dataset uploads from the new-run page through the progress-reporting
+// path and comes back selected in the form.
+// Usage: node tests/browser/study.mjs BASE_URL OUT_DIR ZIP
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
-const [base, out] = process.argv.slice(2);
+const [base, out, zip] = process.argv.slice(2);
 const study = `name = "browser-study"
 label_ratios = [0.25, 0.5]
 algorithms = ["gct", "suponly"]
@@ -47,6 +49,15 @@ const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1200 } });
   page.on('pageerror', e => errors.push(String(e)));
+  await page.goto(`${base}/runs/new`);
+  const xhrs = [];
+  page.on('request', r => { if (r.resourceType() === 'xhr' && r.method() === 'POST') xhrs.push(r.url()); });
+  await page.setInputFiles('#upload-form input[type=file]', zip);
+  await Promise.all([page.waitForURL(/\/runs\/new\?.*path=/), page.click('#upload-form button')]);
+  assert.deepEqual(xhrs, [`${base}/datasets`], 'the upload went through XMLHttpRequest (with progress)');
+  assert.match(await page.inputValue('[name="data.source.path"]'), /uploads.*nuclei-upload/);
+  assert.equal(await page.inputValue('[name="data.source.kind"]'), 'folder');
+
   // An invalid study first: it comes back with the field named and the text kept.
   await page.goto(`${base}/studies/new`);
   await page.fill('textarea[name="toml"]', study.replace('[0.25, 0.5]', '[0.25, 3.0]'));

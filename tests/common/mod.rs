@@ -129,3 +129,14 @@ pub async fn wait_run(c: &reqwest::Client, base: &str, id: i64, secs: u64, what:
     }
 }
 
+
+/// A zip archive of (name, bytes) entries.
+pub fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.write_all(data).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
