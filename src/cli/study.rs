@@ -118,8 +118,10 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     for r in runs.iter().filter(|r| r.status == "failed") {
         eprintln!("run {} ({}) failed: {}", r.id, r.name, r.error.clone().unwrap_or_default());
     }
-    let metric = studies::metrics_for(config.run.task)[0];
-    for model in [ModelChoice::T1, ModelChoice::T2] {
+    // The headline metric (mIoU or PSNR) for T1 and T2, then the others (pixel accuracy or
+    // SSIM) for T1; the dashboard and the API have every combination.
+    let metrics = studies::metrics_for(config.run.task);
+    for (metric, model) in [(metrics[0], ModelChoice::T1), (metrics[0], ModelChoice::T2)].into_iter().chain(metrics[1..].iter().map(|m| (*m, ModelChoice::T1))) {
         println!("\n{}", studies::table(&pool, &config, &runs, metric, model).await?.to_markdown());
     }
     for d in studies::diagnostics(&pool, &config, &runs).await? {

@@ -24,6 +24,9 @@ pub struct Diagnostics {
     /// Agreement of T1 and T2 at the last evaluation: share of pixels with the same class
     /// (segmentation), mean |p1 - p2| (denoising).
     pub agreement_last: Option<f64>,
+    /// Pixel error rate (1 - pixel accuracy) of the worse of T1 and T2 at the last
+    /// evaluation (segmentation), to read the agreement against.
+    pub error_rate_last: Option<f64>,
     pub notes: Vec<String>,
 }
 
@@ -50,6 +53,11 @@ impl Diagnostics {
             fd_loss_first: evals.iter().find_map(fd_loss),
             fd_loss_last: evals.iter().rev().find_map(fd_loss),
             agreement_last: evals.iter().rev().find_map(|e| e.agreement),
+            error_rate_last: evals
+                .iter()
+                .rev()
+                .find(|e| !e.models.is_empty())
+                .and_then(|e| e.models.iter().filter_map(|m| m.seg.as_ref().map(|s| 1.0 - s.pixel_acc)).reduce(f64::max)),
             ..Self::default()
         };
         if !steps.is_empty() {
@@ -72,29 +80,33 @@ impl Diagnostics {
                 "F's AUROC is {a:.2}: it barely separates wrong pixels from right ones, so the dc and fc masks are close to guesses."
             ));
         }
-        if let (Some(a), Some(b)) = (self.dc_share_t1, self.dc_share_t2) {
-            if a.max(b) < 0.005 {
-                notes.push("The dc masks are nearly empty (< 0.5 % of pixels): T1 and T2 seldom learn from each other.".into());
-            } else if a.min(b) > 0.3 {
-                notes.push(format!(
-                    "The dc masks cover {:.0} % / {:.0} % of pixels: the models copy each other almost everywhere.",
-                    100.0 * a,
-                    100.0 * b
-                ));
-            }
+        // Large dc masks are normal (wherever F rates the other model's prediction even
+        // slightly better, a model copies it, which changes nothing where they agree); empty
+        // ones mean no exchange at all.
+        if let (Some(a), Some(b)) = (self.dc_share_t1, self.dc_share_t2)
+            && a.max(b) < 0.005
+        {
+            notes.push("The dc masks are nearly empty (< 0.5 % of pixels): T1 and T2 seldom learn from each other.".into());
         }
         if let Some(fc) = self.fc_share
             && fc > 0.2
         {
             notes.push(format!("The fc mask covers {:.0} % of pixels: F judges both models wrong on much of each image.", 100.0 * fc));
         }
+        // Two models that are each wrong on e % of pixels but disagree on far fewer have
+        // converged onto the same mistakes: the other model has nothing left to correct.
         if segmentation
-            && let Some(agree) = self.agreement_last
-            && agree > 0.98
+            && let (Some(agree), Some(err)) = (self.agreement_last, self.error_rate_last)
+            && err > 0.01
+            && 1.0 - agree < 0.5 * err
         {
-            let mut note = format!("T1 and T2 agree on {:.1} % of pixels: each has little left to teach the other.", 100.0 * agree);
+            let mut note = format!(
+                "T1 and T2 make the same mistakes: they disagree on {:.1} % of pixels while one of them is wrong on {:.1} %.",
+                100.0 * (1.0 - agree),
+                100.0 * err
+            );
             if let Some(w) = self.dc_weight_last.filter(|w| *w >= 10.0) {
-                note.push_str(&format!(" With lambda_dc * r = {w:.0}, the consistency term may be pulling them together (too high for this size?)."));
+                note.push_str(&format!(" lambda_dc * r = {w:.0} may pull them together too hard for this size."));
             }
             notes.push(note);
         }
@@ -105,7 +117,8 @@ impl Diagnostics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::events::{FlawEval, ModelLosses};
+    use crate::engine::events::{FlawEval, ModelEval, ModelLosses};
+    use crate::metrics::segmentation::SegScores;
 
     fn step(i: usize, dc: f64, fc: f64) -> StepMetrics {
         StepMetrics {
@@ -128,10 +141,17 @@ mod tests {
     }
 
     fn eval(auroc: f64, agreement: f64) -> EvalReport {
+        let model = |name: &str, pixel_acc: f64| ModelEval {
+            model: name.into(),
+            seg: Some(SegScores { pixel_acc, mean_class_acc: 0.0, miou: 0.0, fw_iou: 0.0, class_iou: vec![] }),
+            psnr: None,
+            ssim: None,
+            score: 0.0,
+        };
         EvalReport {
             step: 0,
             epoch: 0.0,
-            models: vec![],
+            models: vec![model("T1", 0.9), model("T2", 0.92)],
             flaw: Some(FlawEval { loss_t1: 0.2, loss_t2: 0.4, auroc_t1: Some(auroc), auroc_t2: Some(auroc + 0.1) }),
             agreement: Some(agreement),
             best: false,
@@ -148,13 +168,17 @@ mod tests {
         assert!((d.fd_loss_last.unwrap() - 0.3).abs() < 1e-12);
         assert!((d.dc_share_t1.unwrap() - 0.002).abs() < 1e-12);
         assert_eq!(d.agreement_last, Some(0.99));
+        assert!((d.error_rate_last.unwrap() - 0.1).abs() < 1e-12);
         assert_eq!(d.notes.len(), 4, "{:?}", d.notes);
         assert!(d.notes[0].contains("AUROC is 0.60"));
         assert!(d.notes[1].contains("nearly empty"));
-        assert!(d.notes[3].contains("lambda_dc * r = 100"));
-        // A healthy run has nothing to explain.
-        let ok: Vec<_> = (1..=8).map(|i| step(i, 0.05, 0.05)).collect();
-        assert!(Diagnostics::from_history(&ok, &[eval(0.8, 0.9)], true).notes.is_empty());
+        assert!(d.notes[2].contains("fc mask covers 25 %"));
+        // Disagreeing on 1 % while 10 % wrong: the same mistakes.
+        assert!(d.notes[3].contains("same mistakes") && d.notes[3].contains("lambda_dc * r = 100"), "{}", d.notes[3]);
+        // A healthy run has nothing to explain: half the masks on is normal, and models
+        // that disagree on most of their mistakes have something to teach each other.
+        let ok: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
+        assert!(Diagnostics::from_history(&ok, &[eval(0.8, 0.94)], true).notes.is_empty());
         // SupOnly: nothing at all.
         assert_eq!(Diagnostics::from_history(&[], &[], true), Diagnostics::default());
     }
