@@ -101,11 +101,11 @@ impl Diagnostics {
             && 1.0 - agree < 0.5 * err
         {
             let mut note = format!(
-                "T1 and T2 make the same mistakes: they disagree on {:.1} % of pixels while one of them is wrong on {:.1} %.",
+                "T1 and T2 mostly make the same mistakes: they disagree on {:.1} % of pixels while one of them is wrong on {:.1} %, so neither has much to correct in the other.",
                 100.0 * (1.0 - agree),
                 100.0 * err
             );
-            if let Some(w) = self.dc_weight_last.filter(|w| *w >= 10.0) {
+            if let Some(w) = self.dc_weight_last.filter(|w| *w >= 50.0) {
                 note.push_str(&format!(" lambda_dc * r = {w:.0} may pull them together too hard for this size."));
             }
             notes.push(note);
@@ -127,7 +127,7 @@ mod tests {
             lr: 0.0,
             fd_lr: 0.0,
             rampup: 1.0,
-            dc_weight: 100.0,
+            dc_weight: 100.0, // the paper's lambda_dc, fully ramped
             t1: ModelLosses::default(),
             t2: Some(ModelLosses::default()),
             fd_loss: Some(0.1),
