@@ -5,35 +5,53 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[test]
-fn the_inspector_shows_flaw_maps_that_follow_the_step_slider() {
+/// A fresh output folder for one browser scenario.
+fn fresh(name: &str) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     assert!(root.join("node_modules/playwright-core").exists(), "node_modules missing: run scripts/setup.sh");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
+    out
+}
+
+/// Run `node tests/browser/<script> BASE OUT [extra]` against a fresh server on OUT/data;
+/// fails the test with the script's output if it fails.
+fn run_scenario(script: &str, out: &Path, extra: &[&Path]) {
     let (mut server, base) = common::spawn_server(&out.join("data"));
-    let result = Command::new("node").arg("tests/browser/inspector.mjs").arg(&base).arg(&out).current_dir(&root).output();
+    let result = Command::new("node")
+        .arg(format!("tests/browser/{script}"))
+        .arg(&base)
+        .arg(out)
+        .args(extra)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
     server.kill().unwrap();
     server.wait().unwrap();
     let result = result.expect("node runs");
     let text = format!("{}\n{}", String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
-    assert!(result.status.success(), "browser test failed:\n{text}");
+    assert!(result.status.success(), "browser scenario {script} failed:\n{text}");
+}
+
+fn assert_screenshot(out: &Path, shot: &str) {
+    assert!(out.join(shot).metadata().map(|m| m.len() > 10_000).unwrap_or(false), "missing screenshot {shot}");
+}
+
+#[test]
+fn the_inspector_shows_flaw_maps_that_follow_the_step_slider() {
+    let out = fresh("browser");
+    run_scenario("inspector.mjs", &out, &[]);
     for shot in ["run.png", "inspector.png", "inspector-first-step.png"] {
-        assert!(out.join(shot).metadata().map(|m| m.len() > 10_000).unwrap_or(false), "missing screenshot {shot}");
+        assert_screenshot(&out, shot);
     }
 }
 
 #[test]
 fn a_study_started_in_the_browser_fills_its_table_chart_and_diagnostics_and_uploads_show_progress() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    assert!(root.join("node_modules/playwright-core").exists(), "node_modules missing: run scripts/setup.sh");
-    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("browser_study");
-    let _ = std::fs::remove_dir_all(&out);
-    std::fs::create_dir_all(&out).unwrap();
+    let out = fresh("browser_study");
     // A zipped images/ + masks/ folder for the upload step (real nuclei tiles).
     let nuclei = common::fixtures().join("realdata/nuclei");
     let mut entries = Vec::new();
@@ -45,12 +63,6 @@ fn a_study_started_in_the_browser_fills_its_table_chart_and_diagnostics_and_uplo
     let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
     let zip = out.join("nuclei-upload.zip");
     std::fs::write(&zip, common::zip_of(&refs)).unwrap();
-    let (mut server, base) = common::spawn_server(&out.join("data"));
-    let result = Command::new("node").arg("tests/browser/study.mjs").arg(&base).arg(&out).arg(&zip).current_dir(&root).output();
-    server.kill().unwrap();
-    server.wait().unwrap();
-    let result = result.expect("node runs");
-    let text = format!("{}\n{}", String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
-    assert!(result.status.success(), "browser study test failed:\n{text}");
-    assert!(out.join("study.png").metadata().map(|m| m.len() > 10_000).unwrap_or(false), "missing screenshot study.png");
+    run_scenario("study.mjs", &out, &[&zip]);
+    assert_screenshot(&out, "study.png");
 }

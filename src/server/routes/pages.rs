@@ -29,13 +29,14 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/{action}", post(run_action))
 }
 
-type PageResult = Result<Response, Response>;
+pub(super) type PageResult = Result<Response, Response>;
 
-fn page<T: Template>(t: T) -> PageResult {
+/// Render a page; a template error is a 500 page.
+pub(super) fn page<T: Template>(t: T) -> PageResult {
     t.render().map(|h| Html(h).into_response()).map_err(|e| AppError::Internal(e.to_string()).into_html())
 }
 
-fn html_err(e: AppError) -> Response {
+pub(super) fn html_err(e: AppError) -> Response {
     e.into_html()
 }
 

@@ -1,6 +1,7 @@
 //! Study pages: the list, the new-study form (a TOML editor with the built-in preset) and
 //! a study's page with the paper-style table, its chart, diagnostics and actions.
 
+use super::pages::{PageResult, html_err, page};
 use super::studies_api::{CreateStudy, TableQuery, parse_study, table_for};
 use crate::config::{Algorithm, FieldError};
 use crate::server::error::AppError;
@@ -11,7 +12,7 @@ use crate::study::table::algorithm_label;
 use crate::study::StudyConfig;
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -24,15 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/studies/{id}/{action}", post(action))
 }
 
-type PageResult = Result<Response, Response>;
-
-fn page<T: Template>(t: T) -> PageResult {
-    t.render().map(|h| Html(h).into_response()).map_err(|e| AppError::Internal(e.to_string()).into_html())
-}
-
-fn html_err(e: AppError) -> Response {
-    e.into_html()
-}
 
 struct StudyLine {
     id: i64,
