@@ -12,6 +12,7 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
     let mut c = tiny(Algorithm::Gct, 60);
     c.train.vis_every = 30;
     c.train.lr = 0.05;
+    c.gct.lambda_dc = 100.0; // the paper's (the demo uses 10)
     let out = out_dir("gct_short");
     let events = run(c, &out, None);
     assert_finished(&events);
