@@ -79,13 +79,13 @@ pub fn start(config: RunConfig, options: StartOptions) -> Result<RunHandle, Conf
 
 /// [`start`] with a control the caller made beforehand, so that a stop asked for while
 /// the run is being started is not lost.
-pub fn start_with_control(config: RunConfig, options: StartOptions, stop: RunControl) -> Result<RunHandle, ConfigErrors> {
+pub fn start_with_control(config: RunConfig, options: StartOptions, control: RunControl) -> Result<RunHandle, ConfigErrors> {
     config.validate()?;
     let (tx, rx) = channel();
-    let stop2 = stop.clone();
+    let for_thread = control.clone();
     let thread = std::thread::Builder::new()
         .name(format!("train-{}", config.name))
-        .spawn(move || trainer::run(config, options, tx, stop2))
+        .spawn(move || trainer::run(config, options, tx, for_thread))
         .expect("spawning a training thread");
-    Ok(RunHandle { events: rx, control: stop, thread })
+    Ok(RunHandle { events: rx, control, thread })
 }

@@ -21,9 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Instant;
 
-pub(super) fn run(config: RunConfig, options: StartOptions, tx: Sender<Event>, stop: RunControl) {
+pub(super) fn run(config: RunConfig, options: StartOptions, tx: Sender<Event>, control: RunControl) {
     let mut step = 0;
-    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| train(&config, &options, &tx, &stop, &mut step)));
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| train(&config, &options, &tx, &control, &mut step)));
     let last = match outcome {
         Ok(Ok(event)) => event,
         Ok(Err(message)) => Event::Failed { step, message },
@@ -62,7 +62,7 @@ fn losses_of(terms: &[f64]) -> ModelLosses {
     ModelLosses { sup: terms[0], dc: terms[1], fc: terms[2], total: terms[0] + terms[1] + terms[2] }
 }
 
-fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &RunControl, step_out: &mut usize) -> Result<Event, String> {
+fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control: &RunControl, step_out: &mut usize) -> Result<Event, String> {
     let acquired = device::acquire(config.device)?;
     let device = acquired.device.clone();
     let train_device = device.clone().autodiff();
@@ -129,7 +129,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &
     let mut window = Instant::now();
     let mut window_iters = 0usize;
     for it in start..total {
-        if stop.is_stopped() {
+        if control.is_stopped() {
             write_checkpoint(&nets, &opts, it, best, false)?;
             return Ok(Event::Stopped { step: it });
         }
@@ -187,7 +187,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, stop: &
             let _ = tx.send(Event::Snapshot(snap));
         }
         // Scheduled evaluations, the last one, and any asked for through the run's control.
-        let asked = stop.take_evaluation_request();
+        let asked = control.take_evaluation_request();
         if asked || step % eval_every == 0 || step == total {
             let mut report = evaluator.run(&nets, &data.val, step, epoch);
             let score = report.models.iter().map(|m| m.score).filter(|s| s.is_finite()).fold(f64::NEG_INFINITY, f64::max);

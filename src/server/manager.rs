@@ -63,19 +63,19 @@ impl RunManager {
         let resume = row.resume_from.as_ref().map(|p| self.data_dir.join(p));
         // Dataset paths were made absolute (and confined) when the run was created.
         let options = StartOptions { data_root: self.data_dir.clone(), out_dir, resume };
-        // The stop handle is visible before the run counts as running, and the move from
+        // The control is visible before the run counts as running, and the move from
         // queued to running is atomic: a stop at any moment reaches the run.
-        let stop = RunControl::default();
-        self.active.lock().expect("active runs lock").insert(id, stop.clone());
+        let control = RunControl::default();
+        self.active.lock().expect("active runs lock").insert(id, control.clone());
         let started = sqlx::query("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'").bind(id).execute(&self.db).await?;
         if started.rows_affected() == 0 {
-            self.release(id, &stop);
+            self.release(id, &control);
             return Ok(()); // stopped while it waited
         }
-        let handle = match engine::start_with_control(config, options, stop.clone()) {
+        let handle = match engine::start_with_control(config, options, control.clone()) {
             Ok(h) => h,
             Err(e) => {
-                self.release(id, &stop);
+                self.release(id, &control);
                 return Err(e.into());
             }
         };
@@ -95,7 +95,7 @@ impl RunManager {
                 tracing::error!("run {id}: recording an event failed: {e}");
             }
         }
-        self.release(id, &stop);
+        self.release(id, &control);
         let _ = tokio::task::spawn_blocking(move || handle.thread.join()).await;
         Ok(())
     }

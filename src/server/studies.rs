@@ -36,7 +36,7 @@ impl StudyRow {
 }
 
 pub fn study_id(raw: &str) -> AppResult<i64> {
-    raw.parse::<i64>().ok().filter(|&i| i > 0).ok_or_else(|| AppError::BadRequest(format!("'{raw}' is not a study id")))
+    super::routes::runs_api::positive_id(raw, "study")
 }
 
 pub async fn get(db: &SqlitePool, id: i64) -> AppResult<StudyRow> {
@@ -138,7 +138,8 @@ pub async fn resume(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppR
     Ok(n)
 }
 
-fn is_cell(r: &RunRow, algorithm: Algorithm, label_ratio: f64, seed: u64) -> bool {
+/// Whether a run is the study cell (algorithm, ratio, seed).
+pub fn is_cell(r: &RunRow, algorithm: Algorithm, label_ratio: f64, seed: u64) -> bool {
     r.algorithm == algorithm.to_string() && r.label_ratio == label_ratio && r.seed == seed as i64
 }
 
@@ -302,9 +303,8 @@ pub struct RunDiagnostics {
 pub async fn diagnostics(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow]) -> AppResult<Vec<RunDiagnostics>> {
     let mut out = Vec::new();
     for r in runs.iter().filter(|r| r.algorithm != "suponly" && r.current_step > 0) {
-        let parse = |rows: Vec<String>| -> Vec<serde_json::Value> { rows.iter().filter_map(|d| serde_json::from_str(d).ok()).collect() };
-        let steps: Vec<StepMetrics> = parse(db::series(db, Series::Steps, r.id, 0).await?).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
-        let evals: Vec<EvalReport> = parse(db::series(db, Series::Evals, r.id, 0).await?).into_iter().filter_map(|v| serde_json::from_value(v).ok()).collect();
+        let steps: Vec<StepMetrics> = db::series(db, Series::Steps, r.id, 0).await?.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
+        let evals: Vec<EvalReport> = db::series(db, Series::Evals, r.id, 0).await?.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
         out.push(RunDiagnostics {
             run_id: r.id,
             algorithm: r.algorithm.clone(),

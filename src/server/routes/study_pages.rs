@@ -192,8 +192,8 @@ async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q):
     let mut compares = Vec::new();
     for &r in &table.ratios {
         for &seed in &config.seeds {
-            let find = |a: &str| runs.iter().find(|x| x.algorithm == a && x.label_ratio == r && x.seed == seed as i64).map(|x| x.id);
-            if let (Some(gct), Some(suponly)) = (find("gct"), find("suponly")) {
+            let find = |a| runs.iter().find(|x| studies::is_cell(x, a, r, seed)).map(|x| x.id);
+            if let (Some(gct), Some(suponly)) = (find(Algorithm::Gct), find(Algorithm::Suponly)) {
                 compares.push(CompareLink { ratio: ratio_label(r), seed: seed as i64, gct, suponly });
             }
         }
