@@ -84,8 +84,32 @@ fn nuclei_and_denoising_runs_train_on_real_images() {
     let mut d = tiny(Algorithm::Gct, 3);
     d.task = TaskKind::Denoising;
     d.data.source = DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.25 };
+    d.train.lr = 1e-3; // restoration trains with Adam (optimizer auto)
     let events = run(d, &out_dir("denoise_run"), None);
     common::assert_finished(&events);
     let eval = events.iter().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
     assert!(eval.models[0].psnr.unwrap() > 5.0 && eval.models[0].ssim.unwrap().is_finite());
+}
+
+#[test]
+fn a_denoiser_beats_its_noisy_input_on_real_photos() {
+    // sigma-25 Gaussian noise leaves a PSNR of 20 log10(255 / 25) = 20.17 dB; a denoiser that
+    // learns at all must clear it. (With the spec's SGD and a full-std head it stayed at 20.4
+    // dB for 300 iterations: restoration now starts near the identity and trains with Adam.)
+    let mut c = tiny(Algorithm::Suponly, 120);
+    c.task = TaskKind::Denoising;
+    c.data.source = DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.2 };
+    c.data.label_ratio = 1.0;
+    c.data.noise_sigma = 25.0;
+    c.data.base_size = 96;
+    c.t1.width = 16;
+    c.train.lr = 1e-3;
+    c.train.eval_every = 60;
+    let events = run(c, &out_dir("denoise_learns"), None);
+    common::assert_finished(&events);
+    let psnr: Vec<f64> =
+        events.iter().filter_map(|e| if let Event::Eval(r) = e { r.models[0].psnr } else { None }).collect();
+    let input_psnr = 20.0 * (255.0f64 / 25.0).log10();
+    let last = *psnr.last().unwrap();
+    assert!(last > input_psnr + 1.0, "PSNR per evaluation {psnr:?}, noisy input {input_psnr:.2} dB");
 }

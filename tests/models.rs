@@ -53,6 +53,29 @@ fn task_nets_predict_at_input_size_and_differ_by_seed() {
     }
 }
 
+#[test]
+fn residual_models_start_near_the_identity_and_still_differ() {
+    // Restoration: an untrained model must return (about) its input, not input + noise,
+    // and T1, T2 must still differ (their heads are small, not zero).
+    let d = Device::flex();
+    let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &d);
+    for arch in [Arch::Unet, Arch::Deeplab] {
+        let cfg = flawmap::config::NetConfig { arch, width: 8, depth: 3 };
+        let mse = |residual: bool, role: &str| {
+            let spec = TaskNetSpec { in_channels: 3, out_channels: 3, residual, crop_size: 32 };
+            let y = TaskNet::new(&cfg, spec, role, 0, &d).valid().forward(x.clone());
+            (to_f32((y.clone() - x.clone()).powf_scalar(2.0).mean())[0], y)
+        };
+        let (near, y1) = mse(true, "t1");
+        let (_, y2) = mse(true, "t2");
+        let (far, _) = mse(false, "t1");
+        assert!(near < 1e-3, "{arch:?}: residual model's MSE to its input is {near}");
+        assert!(far > 100.0 * near, "{arch:?}: only the residual head is scaled ({far} vs {near})");
+        let diff = to_f32((y1 - y2).abs().max())[0];
+        assert!(diff > 1e-5, "{arch:?}: T1 and T2 must differ at step 0");
+    }
+}
+
 /// Every float tensor of a module (BatchNorm running statistics excluded), by path.
 fn params_of<M: Module>(m: &M) -> Vec<(String, Vec<f32>)> {
     use burn::store::ModuleSnapshot;

@@ -1,6 +1,6 @@
 //! The three networks of a run and their optimisers.
 
-use crate::config::{Algorithm, RunConfig, TaskKind};
+use crate::config::{Algorithm, RunConfig, TaskKind, TaskOptimizer};
 use crate::models::flaw_detector::FlawDetector;
 use crate::models::{TaskNet, TaskNetSpec, init};
 use burn::module::Module;
@@ -47,12 +47,23 @@ pub struct Optimisers {
 }
 
 /// SGD as PyTorch's: dampening 0 (burn's default is 0.1), no Nesterov, L2 weight decay.
+/// Or Adam as PyTorch's defaults (0.9, 0.999, eps 1e-8; burn's eps is 1e-5), L2 weight decay.
 pub fn task_optimiser(config: &RunConfig) -> ModuleOptimizer {
     let t = &config.train;
-    SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(t.momentum).with_dampening(0.0).with_nesterov(false)))
-        .with_weight_decay((t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32)))
-        .init()
+    let decay = (t.weight_decay > 0.0).then(|| WeightDecayConfig::new(t.weight_decay as f32));
+    match config.task_optimizer() {
+        // `Auto` is resolved by `task_optimizer`; it never reaches here as itself.
+        TaskOptimizer::Sgd | TaskOptimizer::Auto => SgdConfig::new()
+            .with_momentum(Some(MomentumConfig::new().with_momentum(t.momentum).with_dampening(0.0).with_nesterov(false)))
+            .with_weight_decay(decay)
+            .init(),
+        TaskOptimizer::Adam => AdamConfig::new()
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-8)
+            .with_weight_decay(decay)
+            .init(),
+    }
 }
 
 /// Adam(0.9, 0.99), eps 1e-8 (burn's default is 1e-5), no weight decay.

@@ -16,6 +16,8 @@ struct Initialiser {
     role: String,
     path: Vec<String>,
     rng: ChaCha8Rng,
+    /// Weights under this path prefix are drawn with their He std times this factor.
+    scaled: Option<(String, f64)>,
 }
 
 impl ModuleMapper for Initialiser {
@@ -39,7 +41,11 @@ impl ModuleMapper for Initialiser {
             // He (Kaiming) normal, fan-in: the usual choice for ReLU nets with BatchNorm.
             (4, "weight") => {
                 let fan_in = shape[1] * shape[2] * shape[3];
-                let std = (2.0 / fan_in as f64).sqrt();
+                let factor = match &self.scaled {
+                    Some((prefix, factor)) if path.starts_with(prefix.as_str()) => *factor,
+                    _ => 1.0,
+                };
+                let std = factor * (2.0 / fan_in as f64).sqrt();
                 let n: usize = shape.iter().product();
                 let values: Vec<f32> = (0..n).map(|_| (standard_normal(&mut self.rng) * std) as f32).collect();
                 Tensor::<D>::from_data(TensorData::new(values, shape), &tensor.device())
@@ -84,5 +90,12 @@ fn param_id(role: &str, path: &str) -> ParamId {
 /// Re-initialise every weight of `module` from `seed` and give its parameters ids derived
 /// from `role` (t1, t2, f) and their paths.
 pub fn initialise<M: Module>(module: M, role: &str, seed: u64) -> M {
-    module.map(&mut Initialiser { role: role.to_string(), path: Vec::new(), rng: stream(seed, &[role.as_bytes()]) })
+    initialise_scaled(module, role, seed, None)
+}
+
+/// As [`initialise`], but the weights whose path starts with `scaled.0` are drawn with
+/// their He std times `scaled.1` (a residual model's head: see `TaskNet::new`).
+pub fn initialise_scaled<M: Module>(module: M, role: &str, seed: u64, scaled: Option<(&str, f64)>) -> M {
+    let scaled = scaled.map(|(prefix, factor)| (prefix.to_string(), factor));
+    module.map(&mut Initialiser { role: role.to_string(), path: Vec::new(), rng: stream(seed, &[role.as_bytes()]), scaled })
 }

@@ -26,6 +26,7 @@ fn options_for(key: &str) -> Vec<String> {
         "device" => &["auto", "cpu", "wgpu"],
         "t1.arch" | "t2.arch" => &["unet", "deeplab"],
         "data.flip" => &["true", "false"],
+        "train.optimizer" => &["auto", "sgd", "adam"],
         _ => &[],
     };
     o.iter().map(|s| s.to_string()).collect()
