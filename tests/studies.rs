@@ -283,6 +283,25 @@ fn the_cli_runs_a_study_prints_its_table_and_resumes_it() {
     assert_eq!(after.len(), 8);
     assert_eq!(&after[..4], &first[..]);
 
+    // A changed budget is refused (the finished runs would not be comparable)...
+    let longer = text.replace("seeds = [3]", "seeds = [3, 4]").replace("iterations = 4", "iterations = 5");
+    assert_ne!(longer, text.replace("seeds = [3]", "seeds = [3, 4]"), "the budget is in the file");
+    std::fs::write(&cfg, &longer).unwrap();
+    let out = flawmap().output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--restart"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(finished(), after);
+    // ...unless --restart: the old runs and their files go, the study runs again from scratch.
+    let old_dirs: Vec<_> = after.iter().map(|r| data.join("runs").join(r.0.to_string())).collect();
+    assert!(old_dirs.iter().all(|d| d.exists()), "{old_dirs:?}");
+    let out = flawmap().arg("--restart").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("deleted (--restart)"));
+    let again = finished();
+    assert_eq!(again.len(), 8);
+    assert!(again.iter().all(|r| r.1 == "finished" && r.0 > after[7].0), "{again:?}");
+    assert!(old_dirs.iter().all(|d| !d.exists()), "old run folders must be deleted");
+
     // An invalid study file: non-zero exit naming the field.
     std::fs::write(&cfg, text.replace("label_ratios = [0.25, 0.5]", "label_ratios = []")).unwrap();
     let out = flawmap().output().unwrap();

@@ -27,6 +27,10 @@ pub struct StudyArgs {
     /// Runs trained at once.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
+    /// Delete an existing study of this name (its runs, checkpoints and snapshots) and start
+    /// it again: for a study whose run template or budget has changed.
+    #[arg(long)]
+    pub restart: bool,
 }
 
 fn load(args: &StudyArgs) -> Result<StudyConfig, String> {
@@ -55,13 +59,21 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.canonicalize()?;
     let pool = db::open(&data_dir.join("flawmap.db")).await?;
     let manager = RunManager::new(pool.clone(), data_dir.clone(), args.concurrency);
-    let id = match studies::find_by_name(&pool, &config.name).await? {
+    let mut existing = studies::find_by_name(&pool, &config.name).await?;
+    if let (Some(row), true) = (&existing, args.restart) {
+        // This process owns the study: runs an earlier process left active are not running.
+        studies::reclaim(&pool, row.id).await?;
+        studies::delete(&pool, &manager, row.id).await?;
+        println!("study {} '{}' deleted (--restart): starting it again", row.id, config.name);
+        existing = None;
+    }
+    let id = match existing {
         Some(row) => {
             let mut old = row.config()?;
             old.run.device = config.run.device; // the device may change between sessions
             if old.run != config.run || old.iterations != config.iterations {
                 anyhow::bail!(
-                    "a study named '{}' (study {}) exists with a different run template or budget: rename this one, or restore the file",
+                    "a study named '{}' (study {}) exists with a different run template or budget: rename this one, restore the file, or pass --restart to delete its runs and start again",
                     config.name,
                     row.id
                 );
