@@ -89,6 +89,11 @@ fn nuclei_and_denoising_runs_train_on_real_images() {
     common::assert_finished(&events);
     let eval = events.iter().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
     assert!(eval.models[0].psnr.unwrap() > 5.0 && eval.models[0].ssim.unwrap().is_finite());
+    // F is scored on restoration too (against each image's worst quarter of pixels).
+    let flaw = eval.flaw.as_ref().unwrap();
+    for a in [flaw.auroc_t1, flaw.auroc_t2] {
+        assert!(a.is_some_and(|a| (0.0..=1.0).contains(&a)), "{flaw:?}");
+    }
 }
 
 #[test]

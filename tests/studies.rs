@@ -157,6 +157,47 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     assert_eq!(get_json(&c, &format!("{}/api/studies", s.base)).await.as_array().unwrap().len(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denoising_study_reports_psnr_and_ssim_with_diagnostics() {
+    let photos = common::fixtures().join("realdata/photos");
+    let s = start("study_denoise", vec![photos.clone()], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let mut run = tiny(Algorithm::Gct, 4);
+    run.task = flawmap::config::TaskKind::Denoising;
+    run.data.source = flawmap::config::DataSource::Photos { path: photos.display().to_string(), val_fraction: 0.2 };
+    run.train.lr = 1e-3; // Adam (optimizer auto)
+    run.train.eval_every = 2;
+    let config = json!({ "name": "denoise", "label_ratios": [0.5], "algorithms": ["gct", "suponly"], "seeds": [1], "iterations": 4, "run": run });
+    let r = c.post(format!("{}/api/studies", s.base)).json(&json!({ "config": config })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let done = wait_study(&c, &s.base, id, 300, "the denoising study to finish", |v| v["progress"]["status"] == "finished").await;
+
+    // PSNR is the default metric, SSIM the other; both equal the runs' final evaluations.
+    for (query, key) in [("", "psnr"), ("?metric=ssim", "ssim")] {
+        let t = get_json(&c, &format!("{}/api/studies/{id}/table{query}", s.base)).await;
+        assert_eq!(t["metric"], key);
+        for (row, r) in done["runs"].as_array().unwrap().iter().enumerate() {
+            assert_eq!(t["rows"][row]["algorithm"], r["algorithm"]);
+            let m = get_json(&c, &format!("{}/api/runs/{}/metrics", s.base, r["id"])).await;
+            let last = m["evals"].as_array().unwrap().last().unwrap().clone();
+            let want = last["models"][0][key].as_f64().unwrap();
+            assert!((t["rows"][row]["cells"][0]["mean"].as_f64().unwrap() - want).abs() < 1e-12, "{key}: {t}");
+        }
+    }
+    let md = c.get(format!("{}/api/studies/{id}/table?format=md", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(md.starts_with("| PSNR dB (T1) | 1/2 |"), "{md}");
+    assert_eq!(c.get(format!("{}/api/studies/{id}/table?metric=miou", s.base)).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+
+    // F is scored on restoration as well, and the page says what "agreement" means here.
+    let d = get_json(&c, &format!("{}/api/studies/{id}/diagnostics", s.base)).await;
+    let gct = &d.as_array().unwrap()[0];
+    assert!(gct["auroc_last"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{gct}");
+    assert!(gct["agreement_last"].as_f64().is_some_and(|a| a >= 0.0), "{gct}");
+    let page = c.get(format!("{}/studies/{id}", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("T1 − T2 mean |diff|") && page.contains("PSNR"), "denoising labels on the study page");
+}
+
 /// Rows of step metrics per run, straight from the database file.
 async fn step_counts(db: &std::path::Path) -> HashMap<i64, i64> {
     let pool = flawmap::server::db::open(db).await.unwrap();

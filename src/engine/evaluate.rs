@@ -37,6 +37,19 @@ struct ImagePred {
     classes: Vec<u8>,
 }
 
+/// Restoration has no wrong pixels as such: F is scored as a detector of each image's
+/// worst quarter of pixels by absolute error summed over the channels (ties at the cut count
+/// as not worst), so its AUROC reads like segmentation's: 0.5 is chance, 1 a perfect ranking.
+fn worst_quarter(pred: &[f32], clean: &[f32], hw: usize) -> Vec<bool> {
+    let channels = pred.len() / hw.max(1);
+    let err: Vec<f32> = (0..hw).map(|i| (0..channels).map(|c| (pred[c * hw + i] - clean[c * hw + i]).abs()).sum::<f32>()).collect();
+    let mut sorted = err.clone();
+    sorted.sort_by(f32::total_cmp);
+    // The hw/4 largest lie above the value just below them.
+    let cut = sorted.get((hw - hw / 4).saturating_sub(1)).copied().unwrap_or(f32::INFINITY);
+    err.iter().map(|&e| e > cut).collect()
+}
+
 fn crop_chw(data: &[f32], c: usize, full: (usize, usize), valid: (usize, usize)) -> Vec<f32> {
     let (fw, fh) = full;
     let (vw, vh) = valid;
@@ -132,14 +145,17 @@ impl Evaluator<'_> {
                     let raw = f.forward(x.clone(), p.clone());
                     let target = flaw_target(p.clone(), self.task.label_as_pred(&labels), &self.flaw);
                     fd_loss[m] += to_f32((raw.clone() - target).square().mean())[0] as f64;
+                    let raw = crop_chw(&to_f32(raw), 1, (view.width, view.height), view.valid);
                     if let Some(t) = &truth_mask {
-                        let raw = crop_chw(&to_f32(raw), 1, (view.width, view.height), view.valid);
                         for (i, &tc) in t.iter().enumerate() {
                             if (tc as usize) < k {
                                 fd_scores[m].push(raw[i]);
                                 fd_wrong[m].push(pred.classes[i] != tc);
                             }
                         }
+                    } else if let Some(c) = &clean {
+                        fd_scores[m].extend_from_slice(&raw);
+                        fd_wrong[m].extend(worst_quarter(&pred.probs, c, vh * vw));
                     }
                 }
                 preds.push(pred);
@@ -184,5 +200,21 @@ impl Evaluator<'_> {
             agreement: (agree_n > 0).then(|| agree / agree_n as f64),
             best: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn worst_quarter_flags_the_largest_errors() {
+        // 8 pixels, 2 channels; pixel i is off by i/10 in channel 0 and 0 in channel 1.
+        let clean = vec![0.5f32; 16];
+        let mut pred = clean.clone();
+        for i in 0..8 {
+            pred[i] += i as f32 / 10.0;
+        }
+        pred[3] -= 1.5; // a large error below the clean value counts as well
+        let flags = super::worst_quarter(&pred, &clean, 8);
+        assert_eq!(flags, vec![false, false, false, true, false, false, false, true]);
     }
 }

@@ -91,7 +91,8 @@ pub struct FlawEval {
     /// F's MSE against C(.) on the labelled validation images, per model.
     pub loss_t1: f64,
     pub loss_t2: f64,
-    /// AUROC of F's map as a detector of wrongly predicted pixels (segmentation).
+    /// AUROC of F's map as a detector of wrongly predicted pixels (segmentation) or of each
+    /// image's worst quarter of pixels by absolute error (restoration).
     pub auroc_t1: Option<f64>,
     pub auroc_t2: Option<f64>,
 }

@@ -144,6 +144,8 @@ struct StudyPage {
     delta: Option<Vec<String>>,
     compares: Vec<CompareLink>,
     diagnostics: Vec<DiagLine>,
+    /// Segmentation: share of pixels where T1 and T2 agree; restoration: their mean |difference|.
+    agreement_label: &'static str,
     table_json: String,
     markdown: String,
     config_toml: String,
@@ -232,6 +234,10 @@ async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q):
         delta,
         compares,
         diagnostics,
+        agreement_label: match config.run.task {
+            crate::config::TaskKind::Segmentation => "agreement",
+            crate::config::TaskKind::Denoising => "T1 − T2 mean |diff|",
+        },
         table_json: serde_json::to_string(&table).unwrap_or_default(),
         markdown: table.to_markdown(),
         config_toml: toml::to_string(&config).unwrap_or_default(),
