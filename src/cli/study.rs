@@ -27,8 +27,9 @@ pub struct StudyArgs {
     /// Runs trained at once.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
-    /// Delete an existing study of this name (its runs, checkpoints and snapshots) and start
-    /// it again: for a study whose run template or budget has changed.
+    /// Delete an existing study of this name (its runs, checkpoints and snapshots), changed
+    /// or not, and start it again: for a study whose run template or budget has changed.
+    /// No dashboard may be training this study meanwhile.
     #[arg(long)]
     pub restart: bool,
 }

@@ -8,14 +8,15 @@
 //!   [out, in, kh, kw] as in PyTorch;
 //! - u8 tensors `optimizer.t1`, `optimizer.t2`, `optimizer.f`: burn's optimiser records
 //!   (momentum / Adam moments) for resuming;
-//! - metadata `flawmap.format` ("1"), `flawmap.step`, `flawmap.config` (the run config as
-//!   JSON), `flawmap.best_score`.
+//! - metadata `flawmap.format` ("2"), `flawmap.step`, `flawmap.config` (the run config as
+//!   JSON), `flawmap.best_score`. Format "1" predates `train.optimizer`: its task models
+//!   always trained with SGD, so its `auto` is read as `sgd`.
 //!
 //! Schedules are functions of the step, and batches of (seed, step), so the step is all the
 //! schedule state there is.
 
 use super::nets::{Nets, Optimisers, flaw_optimiser, task_optimiser};
-use crate::config::RunConfig;
+use crate::config::{RunConfig, TaskOptimizer};
 use burn::module::Module;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::{Bytes, Device};
@@ -23,7 +24,9 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
 
-const FORMAT: &str = "1";
+const FORMAT: &str = "2";
+/// Before `train.optimizer` existed: readable, with `auto` meaning SGD.
+const FORMAT_SGD_ONLY: &str = "1";
 const OPTIMISER_PREFIX: &str = "optimizer.";
 
 #[derive(Debug, Clone)]
@@ -82,14 +85,19 @@ fn meta_of(bytes: &[u8], path: &Path) -> Result<CheckpointMeta, String> {
     let bad = |what: &str| format!("{}: not a flawmap checkpoint ({what})", path.display());
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| bad(&e.to_string()))?;
     let md = header.metadata().clone().ok_or_else(|| bad("no metadata"))?;
-    if md.get("flawmap.format").map(String::as_str) != Some(FORMAT) {
+    let format = md.get("flawmap.format").map(String::as_str);
+    if format != Some(FORMAT) && format != Some(FORMAT_SGD_ONLY) {
         return Err(bad("unknown format"));
     }
     let step = md.get("flawmap.step").and_then(|s| s.parse().ok()).ok_or_else(|| bad("no step"))?;
-    let config: RunConfig = md
+    let mut config: RunConfig = md
         .get("flawmap.config")
         .and_then(|c| serde_json::from_str(c).ok())
         .ok_or_else(|| bad("no readable config"))?;
+    if format == Some(FORMAT_SGD_ONLY) && config.train.optimizer == TaskOptimizer::Auto {
+        // Its optimiser state is SGD's: built as Adam, burn would drop it without a word.
+        config.train.optimizer = TaskOptimizer::Sgd;
+    }
     let best_score = md.get("flawmap.best_score").and_then(|s| s.parse().ok());
     Ok(CheckpointMeta { step, config, best_score })
 }
@@ -130,4 +138,34 @@ pub fn load(path: &Path, device: &Device) -> Result<Loaded, String> {
         f: nets.f.as_ref().map(|_| restore("f", flaw_optimiser(c))).transpose()?,
     };
     Ok(Loaded { meta, nets, optimisers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Algorithm, TaskKind};
+
+    fn header_only(format: &str, config: &RunConfig) -> Vec<u8> {
+        let mut md = HashMap::new();
+        md.insert("flawmap.format".to_string(), format.to_string());
+        md.insert("flawmap.step".to_string(), "7".to_string());
+        md.insert("flawmap.config".to_string(), serde_json::to_string(config).unwrap());
+        safetensors::tensor::serialize(Vec::<(String, TensorView<'_>)>::new(), Some(md)).unwrap()
+    }
+
+    #[test]
+    fn format_1_checkpoints_trained_with_sgd() {
+        let mut c = RunConfig::shapes_demo(Algorithm::Gct);
+        c.task = TaskKind::Denoising;
+        let path = Path::new("x.safetensors");
+        // Written before train.optimizer existed: auto is what SGD was then.
+        let old = meta_of(&header_only("1", &c), path).unwrap();
+        assert_eq!(old.config.task_optimizer(), TaskOptimizer::Sgd);
+        assert_eq!(old.step, 7);
+        // Written now: auto resolves by task, as at training time.
+        let new = meta_of(&header_only(FORMAT, &c), path).unwrap();
+        assert_eq!(new.config.task_optimizer(), TaskOptimizer::Adam);
+        let err = meta_of(&header_only("9", &c), path).unwrap_err();
+        assert!(err.contains("unknown format"), "{err}");
+    }
 }

@@ -86,7 +86,7 @@ impl Optimisers {
     }
 }
 
-/// One SGD step of a task model: the head at `lr * head_mult` (spec: x10), the rest at `lr`.
+/// One optimiser step of a task model: the head at `lr * head_mult` (spec: x10), the rest at `lr`.
 /// Takes this model's gradients out of `grads`, leaving the other model's in place.
 pub fn step_task_net(net: TaskNet, opt: &mut ModuleOptimizer, lr: f64, head_mult: f64, grads: &mut Gradients) -> TaskNet {
     match net {

@@ -210,14 +210,45 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
 
 /// A checkpoint may be resumed under a config that differs only in name and device.
 fn check_resumable(config: &RunConfig, saved: &RunConfig) -> Result<(), String> {
+    let (now, then) = (config.task_optimizer(), saved.task_optimizer());
+    if now != then {
+        return Err(format!(
+            "the checkpoint's task models trained with {then:?}, this config asks for {now:?}: set train.optimizer = \"{}\" to resume it",
+            format!("{then:?}").to_lowercase()
+        ));
+    }
+    // `auto` and the optimiser it resolves to are the same choice.
     let strip = |c: &RunConfig| {
         let mut c = c.clone();
         c.name.clear();
         c.device = Default::default();
+        c.train.optimizer = c.task_optimizer();
         c
     };
     if strip(config) != strip(saved) {
         return Err("the checkpoint was written under a different config (only name and device may change on resume)".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_resumable;
+    use crate::config::{Algorithm, RunConfig, TaskKind, TaskOptimizer};
+
+    #[test]
+    fn an_optimiser_change_is_refused_by_name_and_auto_equals_its_resolution() {
+        let mut saved = RunConfig::shapes_demo(Algorithm::Gct);
+        saved.task = TaskKind::Denoising;
+        saved.train.optimizer = TaskOptimizer::Sgd; // e.g. a format-1 checkpoint
+        let mut now = saved.clone();
+        now.train.optimizer = TaskOptimizer::Auto; // adam for denoising
+        let err = check_resumable(&now, &saved).unwrap_err();
+        assert!(err.contains("train.optimizer = \"sgd\""), "{err}");
+        now.train.optimizer = TaskOptimizer::Sgd;
+        check_resumable(&now, &saved).unwrap();
+        saved.train.optimizer = TaskOptimizer::Adam;
+        now.train.optimizer = TaskOptimizer::Auto;
+        check_resumable(&now, &saved).unwrap();
+    }
 }

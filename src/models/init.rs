@@ -42,7 +42,7 @@ impl ModuleMapper for Initialiser {
             (4, "weight") => {
                 let fan_in = shape[1] * shape[2] * shape[3];
                 let factor = match &self.scaled {
-                    Some((prefix, factor)) if path.starts_with(prefix.as_str()) => *factor,
+                    Some((prefix, factor)) if path == *prefix || path.starts_with(&format!("{prefix}.")) => *factor,
                     _ => 1.0,
                 };
                 let std = factor * (2.0 / fan_in as f64).sqrt();

@@ -58,7 +58,8 @@ impl TaskNet {
         }
     }
 
-    /// Path prefix of the head, whose learning rate is multiplied (spec: x10).
+    /// Module path of the head (the layer whose output is the prediction: the UNet's 1x1
+    /// conv, all of DeepLab's summed ASPP branches); a residual model draws it small.
     pub fn head_prefix(&self) -> &'static str {
         match self {
             Self::Unet(_) => "Unet.head",

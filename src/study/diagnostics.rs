@@ -76,9 +76,8 @@ impl Diagnostics {
         if let Some(a) = self.auroc_last
             && a < 0.65
         {
-            notes.push(format!(
-                "F's AUROC is {a:.2}: it barely separates wrong pixels from right ones, so the dc and fc masks are close to guesses."
-            ));
+            let what = if segmentation { "wrong pixels from right ones" } else { "the worst-restored pixels from the rest" };
+            notes.push(format!("F's AUROC is {a:.2}: it barely separates {what}, so the dc and fc masks are close to guesses."));
         }
         // Large dc masks are normal (wherever F rates the other model's prediction even
         // slightly better, a model copies it, which changes nothing where they agree); empty
