@@ -21,6 +21,9 @@ pub struct Diagnostics {
     pub fc_share: Option<f64>,
     /// lambda_dc * r at the last logged step.
     pub dc_weight_last: Option<f64>,
+    /// T1's fc loss over its supervised loss, both averaged over the last quarter: above 1,
+    /// F's corrections outweigh the labels.
+    pub fc_to_sup: Option<f64>,
     /// Agreement of T1 and T2 at the last evaluation: share of pixels with the same class
     /// (segmentation), mean |p1 - p2| (denoising).
     pub agreement_last: Option<f64>,
@@ -65,6 +68,12 @@ impl Diagnostics {
             d.dc_share_t2 = tail_mean(steps, |s| s.dc_share_t2);
             d.fc_share = tail_mean(steps, |s| s.fc_share);
             d.dc_weight_last = steps.last().map(|s| s.dc_weight);
+            if let (Some(fc), Some(sup)) = (tail_mean(steps, |s| Some(s.t1.fc)), tail_mean(steps, |s| Some(s.t1.sup)))
+                && fc > 0.0
+                && sup > 0.0
+            {
+                d.fc_to_sup = Some(fc / sup);
+            }
         }
         d.notes = d.explain(segmentation);
         d
@@ -86,6 +95,15 @@ impl Diagnostics {
             && a.max(b) < 0.005
         {
             notes.push("The dc masks are nearly empty (< 0.5 % of pixels): T1 and T2 seldom learn from each other.".into());
+        }
+        // Segmentation runs sit at 0.2-0.4 here; an MSE on [0, 1] images is about 100x
+        // smaller than a cross-entropy, so restoration at the spec's lambda_fc lands far above.
+        if let Some(r) = self.fc_to_sup
+            && r > 1.0
+        {
+            notes.push(format!(
+                "The fc loss is {r:.1}x the supervised loss: F's corrections outweigh the labels. Lower gct.lambda_fc (restoration losses are far smaller than a cross-entropy)."
+            ));
         }
         if let Some(fc) = self.fc_share
             && fc > 0.2
@@ -178,6 +196,16 @@ mod tests {
         // that disagree on most of their mistakes have something to teach each other.
         let ok: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
         assert!(Diagnostics::from_history(&ok, &[eval(0.8, 0.94)], true).notes.is_empty());
+        // An fc loss above the supervised loss is named, with the knob.
+        let mut heavy: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
+        for s in &mut heavy {
+            s.t1.sup = 0.01;
+            s.t1.fc = if s.step > 6 { 0.08 } else { 0.0 };
+        }
+        let d = Diagnostics::from_history(&heavy, &[eval(0.8, 0.94)], true);
+        assert!((d.fc_to_sup.unwrap() - 8.0).abs() < 1e-9);
+        assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+        assert!(d.notes[0].contains("8.0x the supervised loss") && d.notes[0].contains("lambda_fc"), "{:?}", d.notes);
         // SupOnly: nothing at all.
         assert_eq!(Diagnostics::from_history(&[], &[], true), Diagnostics::default());
     }

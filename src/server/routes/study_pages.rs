@@ -124,6 +124,7 @@ struct DiagLine {
     fd_loss: String,
     dc: String,
     fc: String,
+    fc_to_sup: String,
     agreement: String,
     notes: Vec<String>,
 }
@@ -216,6 +217,7 @@ async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q):
                 fd_loss: format!("{} → {}", opt(g.fd_loss_first, |v| format!("{v:.4}")), opt(g.fd_loss_last, |v| format!("{v:.4}"))),
                 dc: format!("{} / {}", opt(g.dc_share_t1, pct), opt(g.dc_share_t2, pct)),
                 fc: opt(g.fc_share, pct),
+                fc_to_sup: opt(g.fc_to_sup, |v| format!("{v:.2}")),
                 agreement: opt(g.agreement_last, |v| if config.run.task == crate::config::TaskKind::Segmentation { pct(v) } else { format!("{v:.4}") }),
                 notes: g.notes.clone(),
             }
