@@ -37,22 +37,61 @@ fn the_shapes_example_is_the_builtin_demo() {
     assert_eq!(example, flawmap::config::RunConfig::shapes_demo(flawmap::config::Algorithm::Gct));
 }
 
+/// Every example file, by name: studies are `study-*.toml`, the rest run configs.
+fn examples() -> Vec<(String, String)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    let mut out: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
 #[test]
 fn example_configs_are_valid() {
-    for name in ["shapes-gct", "shapes-suponly", "nuclei-gct", "photos-denoise"] {
-        let text = std::fs::read_to_string(format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        flawmap::config::RunConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let runs: Vec<_> = examples().into_iter().filter(|(n, _)| !n.starts_with("study-")).collect();
+    assert!(runs.len() >= 4, "{runs:?}");
+    for (name, text) in runs {
+        let c = flawmap::config::RunConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        c.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
 
 #[test]
-fn example_studies_are_valid_and_the_shapes_one_is_the_builtin_study() {
-    for name in ["study-shapes", "study-nuclei", "study-photos"] {
-        let text = std::fs::read_to_string(format!("{}/examples/{name}.toml", env!("CARGO_MANIFEST_DIR"))).unwrap();
-        let study = flawmap::study::StudyConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-        if name == "study-shapes" {
-            assert_eq!(study, flawmap::study::StudyConfig::shapes_demo());
+fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_study() {
+    use flawmap::config::Algorithm;
+    use flawmap::study::StudyConfig;
+    let studies: Vec<_> = examples().into_iter().filter(|(n, _)| n.starts_with("study-")).collect();
+    assert!(studies.len() >= 5, "{studies:?}");
+    let builtin = StudyConfig::shapes_demo();
+    for (name, text) in studies {
+        let study = StudyConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        study.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The shapes ablations change only what their comments say they change.
+        let mut expected = builtin.clone();
+        match name.as_str() {
+            "study-shapes" => {}
+            "study-shapes-suponly-batch4" => {
+                expected.name = "shapes-suponly-batch4".into();
+                expected.run.name = expected.name.clone();
+                expected.algorithms = vec![Algorithm::Suponly];
+                expected.run.train.batch_unlabeled = 0;
+            }
+            "study-shapes-long" => {
+                expected.name = "shapes-long".into();
+                expected.run.name = expected.name.clone();
+                expected.label_ratios = vec![0.5];
+                expected.seeds = vec![0, 1];
+                expected.iterations = Some(840);
+                expected.run.train.eval_every = 105;
+                expected.run.train.vis_every = 30;
+            }
+            _ => continue,
         }
+        assert_eq!(study, expected, "{name}");
     }
 }
 
