@@ -42,6 +42,16 @@ pub enum TaskOptimizer {
     Adam,
 }
 
+impl fmt::Display for TaskOptimizer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Sgd => "sgd",
+            Self::Adam => "adam",
+        })
+    }
+}
+
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -93,6 +93,14 @@ fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_study() {
         }
         assert_eq!(study, expected, "{name}");
     }
+    // The photo ablation is the photo study with GCT alone at lambda_dc 1.
+    let photos = |name: &str| StudyConfig::from_toml(&examples().into_iter().find(|(n, _)| n == name).unwrap().1).unwrap();
+    let mut expected = photos("study-photos");
+    expected.name = "photos-dc1".into();
+    expected.run.name = expected.name.clone();
+    expected.algorithms = vec![Algorithm::Gct];
+    expected.run.gct.lambda_dc = 1.0;
+    assert_eq!(photos("study-photos-dc1"), expected);
 }
 
 #[test]

@@ -213,8 +213,7 @@ fn check_resumable(config: &RunConfig, saved: &RunConfig) -> Result<(), String> 
     let (now, then) = (config.task_optimizer(), saved.task_optimizer());
     if now != then {
         return Err(format!(
-            "the checkpoint's task models trained with {then:?}, this config asks for {now:?}: set train.optimizer = \"{}\" to resume it",
-            format!("{then:?}").to_lowercase()
+            "the checkpoint's task models trained with {then}, this config asks for {now}: set train.optimizer = \"{then}\" to resume it"
         ));
     }
     // `auto` and the optimiser it resolves to are the same choice.

@@ -43,9 +43,10 @@ impl TaskNet {
         };
         // A residual (restoration) model starts near the identity: its head is drawn at 1 %
         // of the He std. With the full He std the untrained model adds unit-variance noise to
-        // its input (MSE ~1.2 against sigma-25 noise's 0.01); SGD's first steps then crush
-        // the residual branch to zero and it stayed at the noisy input's PSNR (20.4 dB after
-        // 300 iterations on the photos). Small, not zero: T1 and T2 differ from step 0.
+        // its input (MSE ~1.2 against sigma-25 noise's 0.01) and its first steps go to undoing
+        // that; from near the identity it starts at the noisy input's PSNR and learns from
+        // there (with Adam, `RunConfig::task_optimizer`). Small, not zero: T1 and T2 differ
+        // from step 0.
         let scaled = spec.residual.then(|| (model.head_prefix(), RESIDUAL_HEAD_SCALE));
         init::initialise_scaled(model, role, seed, scaled)
     }

@@ -35,10 +35,6 @@ impl StudyRow {
     }
 }
 
-pub fn study_id(raw: &str) -> AppResult<i64> {
-    super::routes::runs_api::positive_id(raw, "study")
-}
-
 pub async fn get(db: &SqlitePool, id: i64) -> AppResult<StudyRow> {
     sqlx::query_as::<_, StudyRow>("SELECT id, name, config, created_at FROM studies WHERE id = ?")
         .bind(id)

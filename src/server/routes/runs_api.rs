@@ -26,12 +26,7 @@ pub fn router() -> Router<AppState> {
 
 /// Ids in paths are positive integers; anything else is a 400 naming it.
 pub fn run_id(raw: &str) -> AppResult<i64> {
-    positive_id(raw, "run")
-}
-
-/// A positive integer id from a path segment; anything else is a 400 naming what it is not.
-pub fn positive_id(raw: &str, what: &str) -> AppResult<i64> {
-    raw.parse::<i64>().ok().filter(|&i| i > 0).ok_or_else(|| AppError::BadRequest(format!("'{raw}' is not a {what} id")))
+    super::positive_id(raw, "run")
 }
 
 #[derive(Debug, Deserialize)]

@@ -5,7 +5,7 @@ use crate::config::{Algorithm, FieldError};
 use crate::server::datasets::confine_config;
 use crate::server::error::{AppError, AppResult};
 use crate::server::state::AppState;
-use crate::server::studies::{self, Progress, RunDiagnostics, StudyRow, study_id};
+use crate::server::studies::{self, Progress, RunDiagnostics, StudyRow};
 use crate::study::{ModelChoice, StudyConfig, StudyTable};
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -13,6 +13,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+
+/// Study ids in paths are positive integers; anything else is a 400 naming it.
+pub fn study_id(raw: &str) -> AppResult<i64> {
+    super::positive_id(raw, "study")
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -2,11 +2,11 @@
 //! a study's page with the paper-style table, its chart, diagnostics and actions.
 
 use super::pages::{PageResult, html_err, page};
-use super::studies_api::{CreateStudy, TableQuery, parse_study, table_for};
+use super::studies_api::{CreateStudy, TableQuery, parse_study, study_id, table_for};
 use crate::config::{Algorithm, FieldError};
 use crate::server::error::AppError;
 use crate::server::state::AppState;
-use crate::server::studies::{self, Progress, study_id};
+use crate::server::studies::{self, Progress};
 use crate::study::config::ratio_label;
 use crate::study::table::algorithm_label;
 use crate::study::StudyConfig;
