@@ -53,7 +53,11 @@
     $('step-box').value = step;
     saveUrl();
     const r = await fetch(`/api/runs/${run}/snapshots/${step}`);
-    if (r.ok) render(await r.json());
+    // A later show() may have started meanwhile (slider dragged on): only the newest renders.
+    if (r.ok && state.step === step) {
+      const layers = await r.json();
+      if (state.step === step) render(layers);
+    }
   }
   async function load() {
     const r = await fetch(`/api/runs/${run}/snapshots`);

@@ -56,9 +56,12 @@ try {
   // Move the slider to the first saved step: every panel follows, "follow latest" turns off.
   await page.focus('#step-slider');
   await page.$eval('#step-slider', el => { el.value = 0; el.dispatchEvent(new Event('input')); });
+  // The step box changes at once; the panels once the step's layers have arrived.
   await page.waitForFunction(v => document.querySelector('#step-box').value !== v, latest);
+  await page
+    .waitForFunction(([s, old]) => document.querySelector(s)?.getAttribute('src') !== old, [flaw, srcLatest], { timeout: 30000 })
+    .catch(() => assert.fail('the flaw panel did not change step'));
   const srcFirst = await page.getAttribute(flaw, 'src');
-  assert.notEqual(srcFirst, srcLatest, 'the flaw panel did not change step');
   assert.notEqual(await bytes(srcFirst), imgLatest, 'the flaw map is the same picture at both steps');
   assert.equal(await page.isChecked('#follow'), false);
   assert.match(page.url(), /step=\d+/);
