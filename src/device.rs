@@ -44,30 +44,18 @@ pub struct Acquired {
 fn wgpu_device() -> Result<Acquired, String> {
     static WGPU: OnceLock<Result<Acquired, String>> = OnceLock::new();
     WGPU.get_or_init(|| {
-        let dev = Device::wgpu_options()
-            .device_kind(DeviceKind::DefaultDevice)
-            .init()
-            .map_err(|e| format!("no wgpu adapter could be opened: {e}"))?;
+        let dev = Device::wgpu_options().device_kind(DeviceKind::DefaultDevice).init().map_err(|e| format!("no wgpu adapter could be opened: {e}"))?;
         let ident = dev.identity();
         let name = ident.as_ref().map(|i| i.name.clone()).unwrap_or_else(|| "unknown adapter".into());
         // cubecl reports no physical card for CPU rasterisers (lavapipe, SwiftShader).
-        let software = ident.as_ref().is_none_or(|i| i.physical.is_none())
-            || name.contains("llvmpipe");
-        Ok(Acquired {
-            name: format!("wgpu ({name})"),
-            device: dev,
-            software,
-        })
+        let software = ident.as_ref().is_none_or(|i| i.physical.is_none()) || name.contains("llvmpipe");
+        Ok(Acquired { name: format!("wgpu ({name})"), device: dev, software })
     })
     .clone()
 }
 
 fn cpu_device() -> Acquired {
-    Acquired {
-        device: Device::flex(),
-        name: "flex (CPU)".into(),
-        software: false,
-    }
+    Acquired { device: Device::flex(), name: "flex (CPU)".into(), software: false }
 }
 
 /// Acquire the device for a run. `Auto` takes wgpu only on a real GPU: on lavapipe flex

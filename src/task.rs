@@ -16,7 +16,6 @@ pub enum Labels {
     Clean(Tensor<4>),
 }
 
-
 #[derive(Debug, Clone, Copy)]
 pub struct Task {
     pub kind: TaskKind,

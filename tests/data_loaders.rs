@@ -113,8 +113,7 @@ fn a_denoiser_beats_its_noisy_input_on_real_photos() {
     c.train.eval_every = 60;
     let events = run(c, &out_dir("denoise_learns"), None);
     common::assert_finished(&events);
-    let psnr: Vec<f64> =
-        events.iter().filter_map(|e| if let Event::Eval(r) = e { r.models[0].psnr } else { None }).collect();
+    let psnr: Vec<f64> = events.iter().filter_map(|e| if let Event::Eval(r) = e { r.models[0].psnr } else { None }).collect();
     let input_psnr = 20.0 * (255.0f64 / 25.0).log10();
     let last = *psnr.last().unwrap();
     assert!(last > input_psnr + 1.0, "PSNR per evaluation {psnr:?}, noisy input {input_psnr:.2} dB");

@@ -14,9 +14,7 @@ use std::path::PathBuf;
 const TOL: f32 = 1e-4;
 
 fn vectors_dir() -> PathBuf {
-    std::env::var_os("FLAWMAP_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gct-vectors"))
+    std::env::var_os("FLAWMAP_VECTORS_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gct-vectors"))
 }
 
 fn read(name: &str) -> Value {
@@ -39,12 +37,7 @@ fn tensor(v: &Value, d: &Device) -> Tensor<4> {
 
 fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     assert_eq!(got.len(), want.len(), "{what}: length");
-    let (i, err) = got
-        .iter()
-        .zip(want)
-        .map(|(a, b)| (a - b).abs())
-        .enumerate()
-        .fold((0, 0f32), |best, (i, e)| if e > best.1 { (i, e) } else { best });
+    let (i, err) = got.iter().zip(want).map(|(a, b)| (a - b).abs()).enumerate().fold((0, 0f32), |best, (i, e)| if e > best.1 { (i, e) } else { best });
     assert!(err <= TOL, "{what}: max |error| {err} at {i} (got {}, want {})", got[i], want[i]);
 }
 
@@ -94,12 +87,7 @@ fn check_case(name: &str, c: &Value, d: &Device) {
         (ks["s16"].as_u64().unwrap() as usize, ks["s8"].as_u64().unwrap() as usize, ks["s4"].as_u64().unwrap() as usize),
         "{name}: kernel sizes for S = {s}"
     );
-    let fp = FlawParams {
-        kernels,
-        mu: c["mu"].as_f64().unwrap() as f32,
-        nu: c["nu"].as_u64().unwrap() as usize,
-        xi: c["xi"].as_f64().unwrap() as f32,
-    };
+    let fp = FlawParams { kernels, mu: c["mu"].as_f64().unwrap() as f32, nu: c["nu"].as_u64().unwrap() as usize, xi: c["xi"].as_f64().unwrap() as f32 };
 
     let blurred = blur(tensor(&c["blur_input"], d), c["blur_k"].as_u64().unwrap() as usize);
     assert_close(&format!("{name} blur"), &to_f32(blurred), &floats(&c["blur_output"]));
@@ -134,8 +122,7 @@ fn every_case_matches_on_the_cpu() {
 /// The same vectors through wgpu (Mesa lavapipe on CI), so the GPU code path is checked.
 #[test]
 fn first_case_matches_on_wgpu() {
-    let acquired = flawmap::device::acquire(flawmap::device::DeviceChoice::Wgpu)
-        .expect("a wgpu adapter (on CI: Mesa lavapipe from mesa-vulkan-drivers)");
+    let acquired = flawmap::device::acquire(flawmap::device::DeviceChoice::Wgpu).expect("a wgpu adapter (on CI: Mesa lavapipe from mesa-vulkan-drivers)");
     let (name, c) = cases().remove(0);
     check_case(&name, &c, &acquired.device);
 }

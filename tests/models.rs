@@ -130,15 +130,7 @@ fn gradients_are_routed_as_the_spec_says() {
     let batch = DeviceBatch::upload(&hb, &dev);
     let mut nets = Nets::new(&config, &dev);
     let mut opts = Optimisers::new(&config, &nets);
-    let hp = StepParams {
-        lr: 0.05,
-        fd_lr: 0.01,
-        head_lr_mult: 10.0,
-        dc_weight: 100.0,
-        lambda_fc: 1.0,
-        fd_scale: 10.0,
-        flaw: config.flaw_params(),
-    };
+    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
     let task = config.task_spec();
     let f_before = params_of(nets.f.as_ref().unwrap());
     let t1_before = params_of(&nets.t1);

@@ -260,10 +260,7 @@ async fn a_half_finished_study_resumes_without_redoing_finished_runs_and_extends
     c.post(format!("{}/api/studies/{id}/stop", s.base)).send().await.unwrap();
     wait_study(&c, &s.base, id, 120, "the final stop", |v| v["progress"]["active"] == 0).await;
     // Two resumes at once queue each run once.
-    let (a, b) = tokio::join!(
-        c.post(format!("{}/api/studies/{id}/resume", s.base)).send(),
-        c.post(format!("{}/api/studies/{id}/resume", s.base)).send()
-    );
+    let (a, b) = tokio::join!(c.post(format!("{}/api/studies/{id}/resume", s.base)).send(), c.post(format!("{}/api/studies/{id}/resume", s.base)).send());
     let queued = a.unwrap().json::<Value>().await.unwrap()["runs"].as_i64().unwrap() + b.unwrap().json::<Value>().await.unwrap()["runs"].as_i64().unwrap();
     assert_eq!(queued, 4, "each of the 4 unfinished runs is resumed once");
     c.post(format!("{}/api/studies/{id}/stop", s.base)).send().await.unwrap();

@@ -153,7 +153,9 @@ fn gct_without_unlabelled_images_fails_with_a_message() {
     c.data.label_ratio = 1.0;
     let events = run(c, &out_dir("no_unlabelled"), None);
     match events.last() {
-        Some(Event::Failed { message, .. }) => assert!(message.contains("label_ratio"), "{message}"),
+        Some(Event::Failed { message, .. }) => {
+            assert!(message.contains("label_ratio"), "{message}")
+        }
         other => panic!("{other:?}"),
     }
 }

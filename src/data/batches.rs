@@ -5,8 +5,8 @@
 //! by the iteration. A resumed run therefore sees exactly the batches an uninterrupted run
 //! would have seen, without any generator state in the checkpoint.
 
-use super::augment::{View, random_view};
 use super::Dataset;
+use super::augment::{View, random_view};
 use crate::config::{RunConfig, TaskKind};
 use crate::rng::{permutation, standard_normal, stream};
 use serde::{Deserialize, Serialize};
@@ -48,10 +48,7 @@ impl Stream {
         let n = self.items.len();
         let pass = pos / n;
         let name = self.name;
-        let perm = self
-            .passes
-            .entry(pass)
-            .or_insert_with(|| permutation(n, &mut stream(seed, &[b"order", name.as_bytes(), &(pass as u64).to_le_bytes()])));
+        let perm = self.passes.entry(pass).or_insert_with(|| permutation(n, &mut stream(seed, &[b"order", name.as_bytes(), &(pass as u64).to_le_bytes()])));
         self.items[perm[pos % n]]
     }
 }

@@ -50,9 +50,7 @@ pub fn load(config: &RunConfig, root: &Path) -> Result<Dataset, DataError> {
     };
     let segmentation = config.task == TaskKind::Segmentation;
     let ds = match &config.data.source {
-        DataSource::Shapes { train_images, val_images, image_size } => {
-            shapes::generate(*train_images, *val_images, *image_size, segmentation)
-        }
+        DataSource::Shapes { train_images, val_images, image_size } => shapes::generate(*train_images, *val_images, *image_size, segmentation),
         DataSource::Voc { path } => folders::load_voc(&resolve(path))?,
         DataSource::Folder { path, val_fraction } => folders::load_images_masks(&resolve(path), *val_fraction)?,
         DataSource::Photos { path, val_fraction } => folders::load_photos(&resolve(path), *val_fraction)?,
@@ -61,11 +59,7 @@ pub fn load(config: &RunConfig, root: &Path) -> Result<Dataset, DataError> {
         check_classes(&ds, config.data.num_classes)?;
     }
     if ds.train.len() < 2 || ds.val.is_empty() {
-        return Err(DataError::Other(format!(
-            "the dataset needs at least 2 training and 1 validation image, found {} and {}",
-            ds.train.len(),
-            ds.val.len()
-        )));
+        return Err(DataError::Other(format!("the dataset needs at least 2 training and 1 validation image, found {} and {}", ds.train.len(), ds.val.len())));
     }
     Ok(ds)
 }
@@ -76,10 +70,7 @@ fn check_classes(ds: &Dataset, k: usize) -> Result<(), DataError> {
         if let Some(mask) = &item.mask
             && let Some(bad) = mask.iter().find(|&&v| v != 255 && v as usize >= k)
         {
-            return Err(DataError::Other(format!(
-                "{}: mask value {bad} is not a class below data.num_classes = {k} (nor the ignore value 255)",
-                item.name
-            )));
+            return Err(DataError::Other(format!("{}: mask value {bad} is not a class below data.num_classes = {k} (nor the ignore value 255)", item.name)));
         }
     }
     Ok(())

@@ -19,13 +19,7 @@ pub fn generate(train: usize, val: usize, size: usize, with_masks: bool) -> Data
             .map(|i| {
                 let mut rng = stream(0, &[b"shapes", split.as_bytes(), &(i as u64).to_le_bytes()]);
                 let (rgb, mask) = draw(size, &mut rng);
-                Item {
-                    name: format!("shapes-{split}-{i:04}"),
-                    width: size,
-                    height: size,
-                    rgb,
-                    mask: with_masks.then_some(mask),
-                }
+                Item { name: format!("shapes-{split}-{i:04}"), width: size, height: size, rgb, mask: with_masks.then_some(mask) }
             })
             .collect()
     };
@@ -128,11 +122,7 @@ fn draw<R: Rng>(size: usize, rng: &mut R) -> (Vec<u8>, Vec<u8>) {
         }
     }
     let sigma = rng.random_range(0.02..0.06);
-    let rgb = img
-        .iter()
-        .flat_map(|px| px.map(|v| v + sigma * standard_normal(rng)))
-        .map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
-        .collect();
+    let rgb = img.iter().flat_map(|px| px.map(|v| v + sigma * standard_normal(rng))).map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
     (rgb, mask)
 }
 

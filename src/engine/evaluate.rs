@@ -110,15 +110,10 @@ impl Evaluator<'_> {
 
     /// Evaluate T1 (and T2) on `val`, and F where there is one.
     pub fn run(&self, nets: &Nets, val: &[Item], step: usize, epoch: f64) -> EvalReport {
-        let models: Vec<(&str, TaskNet)> = std::iter::once(("T1", nets.t1.valid()))
-            .chain(nets.t2.as_ref().map(|t| ("T2", t.valid())))
-            .collect();
+        let models: Vec<(&str, TaskNet)> = std::iter::once(("T1", nets.t1.valid())).chain(nets.t2.as_ref().map(|t| ("T2", t.valid()))).collect();
         let f: Option<FlawDetector> = nets.f.as_ref().map(|f| f.valid());
         let k = self.task.out_channels;
-        let mut accs: Vec<ModelAcc> = models
-            .iter()
-            .map(|_| ModelAcc { confusion: Confusion::new(k), psnr_sum: 0.0, ssim_sum: 0.0, images: 0 })
-            .collect();
+        let mut accs: Vec<ModelAcc> = models.iter().map(|_| ModelAcc { confusion: Confusion::new(k), psnr_sum: 0.0, ssim_sum: 0.0, images: 0 }).collect();
         let (mut fd_loss, mut fd_scores, mut fd_wrong) = (vec![0.0f64; 2], vec![Vec::new(), Vec::new()], vec![Vec::new(), Vec::new()]);
         let (mut agree, mut agree_n) = (0.0f64, 0usize);
 
@@ -126,9 +121,8 @@ impl Evaluator<'_> {
             let view = eval_view(item, self.config.data.base_size, EVAL_MULTIPLE);
             let (x, labels, clean_full) = self.view_tensor(&view, index);
             let (vw, vh) = view.valid;
-            let truth_mask: Option<Vec<u8>> = view.mask.as_ref().map(|m| {
-                (0..vh).flat_map(|y| m[y * view.width..y * view.width + vw].iter().copied()).collect()
-            });
+            let truth_mask: Option<Vec<u8>> =
+                view.mask.as_ref().map(|m| (0..vh).flat_map(|y| m[y * view.width..y * view.width + vw].iter().copied()).collect());
             let clean = (!clean_full.is_empty()).then(|| crop_chw(&clean_full, 3, (view.width, view.height), view.valid));
             let mut preds = Vec::new();
             for (m, (_, net)) in models.iter().enumerate() {
@@ -192,14 +186,7 @@ impl Evaluator<'_> {
             auroc_t1: auroc(&fd_scores[0], &fd_wrong[0]),
             auroc_t2: auroc(&fd_scores[1], &fd_wrong[1]),
         });
-        EvalReport {
-            step,
-            epoch,
-            models: model_evals,
-            flaw,
-            agreement: (agree_n > 0).then(|| agree / agree_n as f64),
-            best: false,
-        }
+        EvalReport { step, epoch, models: model_evals, flaw, agreement: (agree_n > 0).then(|| agree / agree_n as f64), best: false }
     }
 }
 

@@ -14,10 +14,17 @@ pub enum Event {
     Snapshot(Snapshot),
     Checkpoint(CheckpointInfo),
     /// The run reached its last iteration.
-    Finished { step: usize },
+    Finished {
+        step: usize,
+    },
     /// A stop was asked for; the iteration in flight finished and a checkpoint was written.
-    Stopped { step: usize },
-    Failed { step: usize, message: String },
+    Stopped {
+        step: usize,
+    },
+    Failed {
+        step: usize,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

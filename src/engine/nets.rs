@@ -21,22 +21,14 @@ pub struct Nets {
 impl Nets {
     /// Build and initialise; T1 and T2 always get different initialisation streams.
     pub fn new(config: &RunConfig, device: &Device) -> Self {
-        let spec = TaskNetSpec {
-            in_channels: 3,
-            out_channels: config.out_channels(),
-            residual: config.task == TaskKind::Denoising,
-            crop_size: config.data.crop_size,
-        };
+        let spec =
+            TaskNetSpec { in_channels: 3, out_channels: config.out_channels(), residual: config.task == TaskKind::Denoising, crop_size: config.data.crop_size };
         let two = config.algorithm != Algorithm::Suponly;
         let f = (config.algorithm == Algorithm::Gct).then(|| {
             let fd = FlawDetector::new(3 + config.out_channels(), config.flaw_detector.ndf, config.fd_stages(), device);
             init::initialise(fd, "f", config.seed)
         });
-        Self {
-            t1: TaskNet::new(&config.t1, spec, "t1", config.seed, device),
-            t2: two.then(|| TaskNet::new(&config.t2, spec, "t2", config.seed, device)),
-            f,
-        }
+        Self { t1: TaskNet::new(&config.t1, spec, "t1", config.seed, device), t2: two.then(|| TaskNet::new(&config.t2, spec, "t2", config.seed, device)), f }
     }
 }
 
@@ -57,32 +49,19 @@ pub fn task_optimiser(config: &RunConfig) -> ModuleOptimizer {
             .with_momentum(Some(MomentumConfig::new().with_momentum(t.momentum).with_dampening(0.0).with_nesterov(false)))
             .with_weight_decay(decay)
             .init(),
-        TaskOptimizer::Adam => AdamConfig::new()
-            .with_beta_1(0.9)
-            .with_beta_2(0.999)
-            .with_epsilon(1e-8)
-            .with_weight_decay(decay)
-            .init(),
+        TaskOptimizer::Adam => AdamConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).with_weight_decay(decay).init(),
     }
 }
 
 /// Adam(0.9, 0.99), eps 1e-8 (burn's default is 1e-5), no weight decay.
 pub fn flaw_optimiser(config: &RunConfig) -> ModuleOptimizer {
     let t = &config.train;
-    AdamConfig::new()
-        .with_beta_1(t.fd_beta1 as f32)
-        .with_beta_2(t.fd_beta2 as f32)
-        .with_epsilon(t.fd_eps as f32)
-        .init()
+    AdamConfig::new().with_beta_1(t.fd_beta1 as f32).with_beta_2(t.fd_beta2 as f32).with_epsilon(t.fd_eps as f32).init()
 }
 
 impl Optimisers {
     pub fn new(config: &RunConfig, nets: &Nets) -> Self {
-        Self {
-            t1: task_optimiser(config),
-            t2: nets.t2.as_ref().map(|_| task_optimiser(config)),
-            f: nets.f.as_ref().map(|_| flaw_optimiser(config)),
-        }
+        Self { t1: task_optimiser(config), t2: nets.t2.as_ref().map(|_| task_optimiser(config)), f: nets.f.as_ref().map(|_| flaw_optimiser(config)) }
     }
 }
 

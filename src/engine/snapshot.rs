@@ -33,11 +33,7 @@ impl Probes {
         let n_labeled = labeled.len();
         let items: Vec<usize> = labeled.into_iter().chain(unlabeled).collect();
         let views: Vec<_> = items.iter().map(|&i| centre_view(&data.train[i], config.data.base_size, config.data.crop_size)).collect();
-        let info = items
-            .iter()
-            .enumerate()
-            .map(|(j, &i)| ProbeInfo { name: data.train[i].name.clone(), labeled: j < n_labeled })
-            .collect();
+        let info = items.iter().enumerate().map(|(j, &i)| ProbeInfo { name: data.train[i].name.clone(), labeled: j < n_labeled }).collect();
         let mut batch = assemble(&views, n_labeled, config, stream(config.seed, &[b"probe-noise"]), items);
         // Ground truth of unlabelled probes is shown too (greyed in the UI); it never trains.
         if let Some(l) = batch.labels.as_mut() {
@@ -67,9 +63,7 @@ fn prediction_layer(task: &Task, name: &str, p: &[f32], hw: usize) -> Layer {
     match task.kind {
         TaskKind::Segmentation => {
             let k = task.out_channels;
-            let classes = (0..hw)
-                .map(|i| (0..k).max_by(|&a, &b| p[a * hw + i].total_cmp(&p[b * hw + i])).unwrap_or(0) as u8)
-                .collect();
+            let classes = (0..hw).map(|i| (0..k).max_by(|&a, &b| p[a * hw + i].total_cmp(&p[b * hw + i])).unwrap_or(0) as u8).collect();
             Layer { name: name.into(), data: LayerData::Classes { values: classes } }
         }
         TaskKind::Denoising => Layer { name: name.into(), data: LayerData::Rgb { values: input_to_rgb(p, (hw as f64).sqrt() as usize, TaskKind::Denoising) } },
@@ -101,7 +95,10 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
                 l.push(Layer { name: "ground_truth".into(), data: LayerData::Classes { values } });
             }
         } else if let Some(c) = b.clean.as_ref().filter(|_| j < b.n_labeled) {
-            l.push(Layer { name: "ground_truth".into(), data: LayerData::Rgb { values: input_to_rgb(&c[j * 3 * hw..(j + 1) * 3 * hw], s, TaskKind::Denoising) } });
+            l.push(Layer {
+                name: "ground_truth".into(),
+                data: LayerData::Rgb { values: input_to_rgb(&c[j * 3 * hw..(j + 1) * 3 * hw], s, TaskKind::Denoising) },
+            });
         }
     }
     let preds: Vec<(&str, Tensor<4>)> = std::iter::once(("t1", p1.clone())).chain(p2.clone().map(|p| ("t2", p))).collect();
@@ -129,7 +126,9 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
             let nl = b.n_labeled;
             let y = task.label_as_pred(labels).narrow(0, 0, nl);
             // C(.) and the true error exist only where a label does: pad the rest with NaN.
-            let pad = |t: Tensor<4>| if nl == n { t } else { Tensor::cat(vec![t.clone(), Tensor::full([n - nl, 1, s, s], f32::NAN, device)], 0) };
+            let pad = |t: Tensor<4>| {
+                if nl == n { t } else { Tensor::cat(vec![t.clone(), Tensor::full([n - nl, 1, s, s], f32::NAN, device)], 0) }
+            };
             for (name, p) in [("t1", p1.clone()), ("t2", p2.clone())] {
                 let p = p.narrow(0, 0, nl);
                 maps.push((if name == "t1" { "target_t1" } else { "target_t2" }, pad(flaw_target(p.clone(), y.clone(), fp))));

@@ -30,14 +30,7 @@ pub fn gaussian_1d(k: usize) -> Vec<f64> {
     let total: f64 = w.iter().sum();
     w.iter_mut().for_each(|v| *v /= total);
     let (k, c) = (k as i64, k as i64 / 2);
-    (0..k)
-        .map(|o| {
-            (-r..=r)
-                .filter(|j| fold(o + j, k) == c)
-                .map(|j| w[(j + r) as usize])
-                .sum()
-        })
-        .collect()
+    (0..k).map(|o| (-r..=r).filter(|j| fold(o + j, k) == c).map(|j| w[(j + r) as usize]).sum()).collect()
 }
 
 /// Kernel sizes of the C(.) target and the flaw handler for crop size S.

@@ -25,9 +25,7 @@ pub fn reflect_pad(x: Tensor<4>, pad: usize) -> Tensor<4> {
     let [_, _, h, w] = x.dims();
     let device = x.device();
     let index = |n: usize| {
-        let v: Vec<i32> = (-(pad as i64)..(n + pad) as i64)
-            .map(|p| reflect_index(p, n as i64) as i32)
-            .collect();
+        let v: Vec<i32> = (-(pad as i64)..(n + pad) as i64).map(|p| reflect_index(p, n as i64) as i32).collect();
         let len = v.len();
         Tensor::<1, Int>::from_data(TensorData::new(v, [len]), &device)
     };

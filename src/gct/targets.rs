@@ -21,9 +21,7 @@ pub struct FlawParams {
 /// Labels in prediction format: one-hot over K classes; an ignore pixel (255, or any
 /// value >= K) becomes the all-zero vector (it is not masked out, spec section 2).
 pub fn one_hot(labels: Tensor<3, Int>, num_classes: usize) -> Tensor<4> {
-    let planes: Vec<Tensor<3>> = (0..num_classes)
-        .map(|k| labels.clone().equal_elem(k as i64).float())
-        .collect();
+    let planes: Vec<Tensor<3>> = (0..num_classes).map(|k| labels.clone().equal_elem(k as i64).float()).collect();
     Tensor::stack(planes, 1)
 }
 
@@ -73,11 +71,5 @@ pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi
     let t1 = p1.clone() * keep1.clone() + p2.clone() * keep1.clone().neg().add_scalar(1.0);
     let t2 = p2 * keep2.clone() + p1 * keep2.clone().neg().add_scalar(1.0);
     let fc_mask = h1.greater_elem(xi).bool_and(h2.greater_elem(xi)).float();
-    DcTargets {
-        t1,
-        t2,
-        dc_mask1: keep1.neg().add_scalar(1.0),
-        dc_mask2: keep2.neg().add_scalar(1.0),
-        fc_mask,
-    }
+    DcTargets { t1, t2, dc_mask1: keep1.neg().add_scalar(1.0), dc_mask2: keep2.neg().add_scalar(1.0), fc_mask }
 }

@@ -2,8 +2,7 @@
 
 /// PSNR in dB over all values (peak 1).
 pub fn psnr(pred: &[f32], truth: &[f32]) -> f64 {
-    let mse: f64 = pred.iter().zip(truth).map(|(&p, &t)| ((p.clamp(0.0, 1.0) - t) as f64).powi(2)).sum::<f64>()
-        / pred.len().max(1) as f64;
+    let mse: f64 = pred.iter().zip(truth).map(|(&p, &t)| ((p.clamp(0.0, 1.0) - t) as f64).powi(2)).sum::<f64>() / pred.len().max(1) as f64;
     if mse <= 0.0 { 100.0 } else { 10.0 * (1.0 / mse).log10() }
 }
 

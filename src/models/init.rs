@@ -7,9 +7,9 @@
 //! path. Optimiser state is keyed by parameter id, so a model rebuilt from a checkpoint
 //! finds its momentum buffers again.
 
+use crate::rng::{stable_hash, standard_normal, stream};
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::tensor::{Tensor, TensorData};
-use crate::rng::{stable_hash, standard_normal, stream};
 use rand_chacha::ChaCha8Rng;
 
 struct Initialiser {

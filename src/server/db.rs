@@ -103,11 +103,7 @@ pub async fn insert_run(db: &SqlitePool, config: &RunConfig, tags: &str, origin:
 }
 
 pub async fn get_run(db: &SqlitePool, id: i64) -> AppResult<RunRow> {
-    sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE id = ?")
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no run {id}")))
+    sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE id = ?").bind(id).fetch_optional(db).await?.ok_or_else(|| AppError::NotFound(format!("no run {id}")))
 }
 
 /// Runs, newest first, optionally filtered by status and tag.
@@ -125,13 +121,7 @@ pub async fn list_runs(db: &SqlitePool, status: Option<&str>, tag: Option<&str>)
 }
 
 pub async fn add_event(db: &SqlitePool, id: i64, kind: &str, message: &str) -> AppResult<()> {
-    sqlx::query("INSERT INTO run_events (run_id, at, kind, message) VALUES (?, ?, ?, ?)")
-        .bind(id)
-        .bind(now_ms())
-        .bind(kind)
-        .bind(message)
-        .execute(db)
-        .await?;
+    sqlx::query("INSERT INTO run_events (run_id, at, kind, message) VALUES (?, ?, ?, ?)").bind(id).bind(now_ms()).bind(kind).bind(message).execute(db).await?;
     Ok(())
 }
 
@@ -144,10 +134,7 @@ pub struct EventRow {
 }
 
 pub async fn events(db: &SqlitePool, run: i64) -> AppResult<Vec<EventRow>> {
-    Ok(sqlx::query_as::<_, EventRow>("SELECT id, at, kind, message FROM run_events WHERE run_id = ? ORDER BY id")
-        .bind(run)
-        .fetch_all(db)
-        .await?)
+    Ok(sqlx::query_as::<_, EventRow>("SELECT id, at, kind, message FROM run_events WHERE run_id = ? ORDER BY id").bind(run).fetch_all(db).await?)
 }
 
 /// JSON blobs (step metrics or evaluations) of a run after `since`.
@@ -179,17 +166,11 @@ pub struct ProbeRow {
 }
 
 pub async fn probes(db: &SqlitePool, run: i64) -> AppResult<Vec<ProbeRow>> {
-    Ok(sqlx::query_as::<_, ProbeRow>("SELECT idx, name, labeled FROM probes WHERE run_id = ? ORDER BY idx")
-        .bind(run)
-        .fetch_all(db)
-        .await?)
+    Ok(sqlx::query_as::<_, ProbeRow>("SELECT idx, name, labeled FROM probes WHERE run_id = ? ORDER BY idx").bind(run).fetch_all(db).await?)
 }
 
 pub async fn snapshot_steps(db: &SqlitePool, run: i64) -> AppResult<Vec<i64>> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT DISTINCT step FROM snapshot_layers WHERE run_id = ? ORDER BY step")
-        .bind(run)
-        .fetch_all(db)
-        .await?)
+    Ok(sqlx::query_scalar::<_, i64>("SELECT DISTINCT step FROM snapshot_layers WHERE run_id = ? ORDER BY step").bind(run).fetch_all(db).await?)
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -208,21 +189,21 @@ const LAYER_COLUMNS: &str = "SELECT step, probe, layer, kind, path, vmin, vmax F
 
 pub async fn layers(db: &SqlitePool, run: i64, step: i64) -> AppResult<Vec<LayerRow>> {
     Ok(sqlx::query_as::<_, LayerRow>(&format!("{LAYER_COLUMNS} WHERE run_id = ? AND step = ? ORDER BY probe, layer"))
-    .bind(run)
-    .bind(step)
-    .fetch_all(db)
-    .await?)
+        .bind(run)
+        .bind(step)
+        .fetch_all(db)
+        .await?)
 }
 
 pub async fn layer(db: &SqlitePool, run: i64, step: i64, probe: i64, name: &str) -> AppResult<LayerRow> {
     sqlx::query_as::<_, LayerRow>(&format!("{LAYER_COLUMNS} WHERE run_id = ? AND step = ? AND probe = ? AND layer = ?"))
-    .bind(run)
-    .bind(step)
-    .bind(probe)
-    .bind(name)
-    .fetch_optional(db)
-    .await?
-    .ok_or_else(|| AppError::NotFound(format!("no layer {name} of probe {probe} at step {step}")))
+        .bind(run)
+        .bind(step)
+        .bind(probe)
+        .bind(name)
+        .fetch_optional(db)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no layer {name} of probe {probe} at step {step}")))
 }
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -240,18 +221,15 @@ pub struct CheckpointRow {
 const CHECKPOINT_COLUMNS: &str = "SELECT step, best, path, bytes, sha256, metrics, created_at FROM checkpoints";
 
 pub async fn checkpoints(db: &SqlitePool, run: i64) -> AppResult<Vec<CheckpointRow>> {
-    Ok(sqlx::query_as::<_, CheckpointRow>(&format!("{CHECKPOINT_COLUMNS} WHERE run_id = ? ORDER BY best, step"))
-    .bind(run)
-    .fetch_all(db)
-    .await?)
+    Ok(sqlx::query_as::<_, CheckpointRow>(&format!("{CHECKPOINT_COLUMNS} WHERE run_id = ? ORDER BY best, step")).bind(run).fetch_all(db).await?)
 }
 
 /// The newest periodic checkpoint (what a resume starts from).
 pub async fn latest_checkpoint(db: &SqlitePool, run: i64) -> AppResult<Option<CheckpointRow>> {
     Ok(sqlx::query_as::<_, CheckpointRow>(&format!("{CHECKPOINT_COLUMNS} WHERE run_id = ? AND best = 0 ORDER BY step DESC LIMIT 1"))
-    .bind(run)
-    .fetch_optional(db)
-    .await?)
+        .bind(run)
+        .fetch_optional(db)
+        .await?)
 }
 
 /// Start-up: runs a crash left running are interrupted; returns queued runs to restart.

@@ -251,10 +251,8 @@ fn metric_of(m: &ModelEval, metric: &str) -> Option<f64> {
 }
 
 async fn final_eval(db: &SqlitePool, run: i64) -> AppResult<Option<EvalReport>> {
-    let data: Option<String> = sqlx::query_scalar("SELECT data FROM evaluations WHERE run_id = ? ORDER BY step DESC LIMIT 1")
-        .bind(run)
-        .fetch_optional(db)
-        .await?;
+    let data: Option<String> =
+        sqlx::query_scalar("SELECT data FROM evaluations WHERE run_id = ? ORDER BY step DESC LIMIT 1").bind(run).fetch_optional(db).await?;
     Ok(data.and_then(|d| serde_json::from_str(&d).ok()))
 }
 
@@ -262,9 +260,13 @@ async fn final_eval(db: &SqlitePool, run: i64) -> AppResult<Option<EvalReport>> 
 pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> AppResult<Vec<(i64, CellResult)>> {
     let mut out = Vec::new();
     for r in runs.iter().filter(|r| r.status == "finished") {
-        let Some(e) = final_eval(db, r.id).await? else { continue };
+        let Some(e) = final_eval(db, r.id).await? else {
+            continue;
+        };
         let value = |name: &str| e.models.iter().find(|m| m.model == name).and_then(|m| metric_of(m, metric));
-        let (Some(t1), Ok(algorithm)) = (value("T1"), r.algorithm.parse::<Algorithm>()) else { continue };
+        let (Some(t1), Ok(algorithm)) = (value("T1"), r.algorithm.parse::<Algorithm>()) else {
+            continue;
+        };
         out.push((r.id, CellResult { algorithm, label_ratio: r.label_ratio, seed: r.seed as u64, t1, t2: value("T2") }));
     }
     Ok(out)
@@ -273,10 +275,7 @@ pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> AppResul
 /// The study's table for one metric and model choice.
 pub async fn table(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow], metric: &str, model: ModelChoice) -> AppResult<StudyTable> {
     if !metrics_for(config.run.task).contains(&metric) {
-        return Err(AppError::BadRequest(format!(
-            "metric '{metric}' is not one of {} for this study's task",
-            metrics_for(config.run.task).join(", ")
-        )));
+        return Err(AppError::BadRequest(format!("metric '{metric}' is not one of {} for this study's task", metrics_for(config.run.task).join(", "))));
     }
     let results: Vec<CellResult> = results(db, runs, metric).await?.into_iter().map(|(_, c)| c).collect();
     let mut ratios = config.label_ratios.clone();

@@ -161,10 +161,8 @@ impl StudyTable {
                 .iter()
                 .map(|&r| {
                     let sup = pick(Algorithm::Suponly, r);
-                    let diffs: Vec<f64> = pick(Algorithm::Gct, r)
-                        .iter()
-                        .filter_map(|g| sup.iter().find(|s| s.seed == g.seed).map(|s| g.value(model) - s.value(model)))
-                        .collect();
+                    let diffs: Vec<f64> =
+                        pick(Algorithm::Gct, r).iter().filter_map(|g| sup.iter().find(|s| s.seed == g.seed).map(|s| g.value(model) - s.value(model))).collect();
                     (!diffs.is_empty()).then(|| {
                         let (mean, std) = mean_std(&diffs);
                         Delta { n: diffs.len(), mean, std, wins: diffs.iter().filter(|d| **d > 0.0).count() }

@@ -17,9 +17,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/runs/{id}/checkpoints", get(list))
-        .route("/api/runs/{id}/checkpoints/{which}", get(download))
+    Router::new().route("/api/runs/{id}/checkpoints", get(list)).route("/api/runs/{id}/checkpoints/{which}", get(download))
 }
 
 #[derive(Serialize)]
@@ -68,15 +66,13 @@ async fn download(State(s): State<AppState>, Path((id, which)): Path<(String, St
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     let mut res = ServeFile::new(&path).oneshot(req).await.map_err(|e| AppError::Internal(e.to_string()))?.map(Body::new);
-    let name = format!("flawmap-run{}-{}-{}.safetensors", id, slug(&run.name), if row.best { format!("best-step{}", row.step) } else { format!("step{}", row.step) });
+    let name =
+        format!("flawmap-run{}-{}-{}.safetensors", id, slug(&run.name), if row.best { format!("best-step{}", row.step) } else { format!("step{}", row.step) });
     let h = res.headers_mut();
     h.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(|e| AppError::Internal(e.to_string()))?);
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).map_err(|e| AppError::Internal(e.to_string()))?,
-    );
+    h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")).map_err(|e| AppError::Internal(e.to_string()))?);
     Ok(res)
 }
 

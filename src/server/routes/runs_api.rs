@@ -74,7 +74,8 @@ pub struct Created {
 
 /// Parse a config from JSON with field-level errors.
 pub fn parse_config(v: serde_json::Value) -> AppResult<RunConfig> {
-    let c: RunConfig = serde_json::from_value(v).map_err(|e| AppError::InvalidConfig(vec![crate::config::FieldError { field: "config".into(), message: e.to_string() }]))?;
+    let c: RunConfig =
+        serde_json::from_value(v).map_err(|e| AppError::InvalidConfig(vec![crate::config::FieldError { field: "config".into(), message: e.to_string() }]))?;
     c.validate()?;
     Ok(c)
 }
@@ -101,14 +102,21 @@ async fn create(State(s): State<AppState>, Json(body): Json<CreateRun>) -> AppRe
     let configs = match (body.config, body.preset) {
         (Some(c), None) => vec![parse_config(c)?],
         (None, Some(p)) => preset_configs(&p)?,
-        _ => return Err(AppError::BadRequest("give exactly one of 'config' or 'preset'".into())),
+        _ => {
+            return Err(AppError::BadRequest("give exactly one of 'config' or 'preset'".into()));
+        }
     };
     let ids = create_runs(&s, configs, &clean_tags(&body.tags)).await?;
     Ok((StatusCode::CREATED, Json(Created { ids })))
 }
 
 pub fn clean_tags(raw: &str) -> String {
-    raw.split(',').map(str::trim).filter(|t| !t.is_empty()).map(|t| t.chars().filter(|c| c.is_alphanumeric() || "-_.".contains(*c)).collect::<String>()).collect::<Vec<_>>().join(",")
+    raw.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| t.chars().filter(|c| c.is_alphanumeric() || "-_.".contains(*c)).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The configs a preset would queue, to edit and POST back.
