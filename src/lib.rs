@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod device;
 pub mod engine;
+pub mod files;
 pub mod gct;
 pub mod host;
 pub mod metrics;

@@ -22,6 +22,10 @@ enum Command {
     Train {
         #[arg(long)]
         config: PathBuf,
+        /// Change one field of the config: `--set train.iterations=50` (repeatable; the
+        /// value is TOML, a bare word is a string).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
         /// auto (a real GPU through wgpu, else the CPU), wgpu, or cpu. Overrides the config.
         #[arg(long)]
         device: Option<String>,
@@ -64,6 +68,11 @@ struct ServeArgs {
     /// Trainings that run at once; the rest queue.
     #[arg(long, default_value_t = 1)]
     concurrency: usize,
+    /// A host name the dashboard is reached by (repeatable). IP addresses and `localhost`
+    /// are always accepted; any other name in a request's Host header is refused (403), so a
+    /// web page cannot reach the dashboard through DNS rebinding.
+    #[arg(long = "allowed-host")]
+    allowed_hosts: Vec<String>,
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
@@ -78,18 +87,21 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         token: args.token.filter(|t| !t.is_empty()),
         concurrency: args.concurrency,
         static_dir,
+        allowed_hosts: args.allowed_hosts,
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    rt.block_on(flawmap::server::serve(opts, |addr| println!("flawmap dashboard on http://{addr}/")))
-        .map_err(|e| e.to_string())
+    rt.block_on(flawmap::server::serve(opts, |addr| println!("flawmap dashboard on http://{addr}/"))).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into())).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .init();
     let result = match Cli::parse().command {
         None => serve(ServeArgs { addr: None, data_dir: None, ..Default::default() }),
         Some(Command::Serve(args)) => serve(args),
-        Some(Command::Train { config, device, out, resume }) => cli::train::run(&config, device.as_deref(), &out, resume),
+        Some(Command::Train { config, sets, device, out, resume }) => cli::train::run(&config, &sets, device.as_deref(), &out, resume),
         Some(Command::Eval { checkpoint, device }) => cli::eval::run(&checkpoint, device.as_deref()),
         Some(Command::Bench(args)) => cli::bench::run(args),
         Some(Command::Study(args)) => cli::study::run(args),

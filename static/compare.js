@@ -33,18 +33,34 @@
     slider.max = Math.max(0, steps.length - 1);
     slider.value = slider.max;
     const nearest = (list, s) => list.reduce((x, y) => Math.abs(y - s) < Math.abs(x - s) ? y : x, list[0]);
-    const img = (run, step, probe, layer) => step === undefined ? '' :
-      `<img src="/api/runs/${run}/snapshots/${step}/${probe}/${layer}.png" alt="${layer}" onerror="this.remove()">`;
+    // Probe names come from dataset file names: inserted as text, never as markup.
+    const td = (run, step, probe, layer) => {
+      const div = document.createElement('div');
+      div.className = 'cell';
+      if (step !== undefined) {
+        const im = document.createElement('img');
+        im.src = `/api/runs/${run}/snapshots/${step}/${probe}/${layer}.png`;
+        im.alt = layer;
+        im.addEventListener('error', () => im.remove());
+        div.append(im);
+      }
+      const cell = document.createElement('td');
+      cell.append(div);
+      return cell;
+    };
     function show() {
       const s = steps[+slider.value];
       const a = nearest(sa.steps, s), b = nearest(sb.steps, s);
       document.getElementById('cmp-step').textContent = `${s} (run ${A}: ${a}, run ${B}: ${b})`;
-      document.getElementById('cmp-rows').innerHTML = sa.probes.map(p => {
-        const cell = html => `<td><div class="cell">${html}</div></td>`;
-        return `<tr><th>${p.name}</th>${cell(img(A, a, p.idx, 'input'))}${cell(img(A, a, p.idx, 'ground_truth'))}` +
-          ['t1', 't2', 'flaw_t1'].map(l => cell(img(A, a, p.idx, l))).join('') +
-          ['t1', 't2', 'flaw_t1'].map(l => cell(img(B, b, p.idx, l))).join('') + '</tr>';
-      }).join('');
+      document.getElementById('cmp-rows').replaceChildren(...sa.probes.map(p => {
+        const tr = document.createElement('tr');
+        const th = document.createElement('th');
+        th.textContent = String(p.name);
+        tr.append(th, td(A, a, p.idx, 'input'), td(A, a, p.idx, 'ground_truth'),
+          ...['t1', 't2', 'flaw_t1'].map(l => td(A, a, p.idx, l)),
+          ...['t1', 't2', 'flaw_t1'].map(l => td(B, b, p.idx, l)));
+        return tr;
+      }));
     }
     slider.addEventListener('input', show);
     if (steps.length) show();

@@ -14,7 +14,8 @@
   ];
   const MASKS = new Set(['dc_mask_t1', 'dc_mask_t2', 'fc_mask']);
   let steps = [], probes = [];
-  const state = { step: +params.get('step') || null, cmap: params.get('cmap') || 'viridis', opacity: params.has('opacity') ? +params.get('opacity') : 0.6 };
+  const CMAPS = ['viridis', 'inferno', 'grey'];
+  const state = { step: +params.get('step') || null, cmap: CMAPS.includes(params.get('cmap')) ? params.get('cmap') : 'viridis', opacity: params.has('opacity') ? +params.get('opacity') : 0.6 };
   $('cmap').value = state.cmap; $('opacity').value = state.opacity;
   $('inspector-head').innerHTML = '<th>probe</th>' + COLS.map(c => `<th>${c[1]}</th>`).join('');
 
@@ -33,19 +34,29 @@
   function url(probe, layer, extra) {
     return `/api/runs/${run}/snapshots/${state.step}/${probe}/${layer}.png?cmap=${state.cmap}${extra || ''}`;
   }
+  // Probe and class names come from dataset file names, i.e. from whoever made the dataset:
+  // they go into the page as text nodes, never as markup.
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === 'style') e.style.cssText = v; else if (k === 'dataset') Object.assign(e.dataset, v); else e.setAttribute(k, v);
+    }
+    e.append(...children);
+    return e;
+  }
   function render(layers) {
     const have = new Set(layers.map(l => `${l.probe}/${l.layer}`));
-    $('rows').innerHTML = probes.map(p => {
+    $('rows').replaceChildren(...probes.map(p => {
       const cells = COLS.map(([key]) => {
-        if (!have.has(`${p.idx}/${key}`)) return '<td></td>';
-        const cls = key === 'ground_truth' ? 'gt' : '';
+        if (!have.has(`${p.idx}/${key}`)) return el('td');
         const inner = MASKS.has(key)
-          ? `<img src="${url(p.idx, 'input')}" alt=""><img class="overlay" style="opacity:${state.opacity}" src="${url(p.idx, key, '&overlay=true')}" alt="${key}">`
-          : `<img class="${cls}" src="${url(p.idx, key)}" alt="${key}">`;
-        return `<td><div class="cell" data-probe="${p.idx}">${inner}</div></td>`;
-      }).join('');
-      return `<tr class="${p.labeled ? 'labeled' : 'unlabeled'}"><th>${p.name}<br><small>${p.labeled ? 'labelled' : 'unlabelled'}</small></th>${cells}</tr>`;
-    }).join('');
+          ? [el('img', { src: url(p.idx, 'input'), alt: '' }), el('img', { class: 'overlay', style: `opacity:${state.opacity}`, src: url(p.idx, key, '&overlay=true'), alt: key })]
+          : [el('img', { class: key === 'ground_truth' ? 'gt' : '', src: url(p.idx, key), alt: key })];
+        return el('td', {}, el('div', { class: 'cell', dataset: { probe: p.idx } }, ...inner));
+      });
+      const head = el('th', {}, String(p.name), el('br'), el('small', {}, p.labeled ? 'labelled' : 'unlabelled'));
+      return el('tr', { class: p.labeled ? 'labeled' : 'unlabeled' }, head, ...cells);
+    }));
   }
   async function show(step) {
     state.step = step;
@@ -64,9 +75,9 @@
     if (!r.ok) return;
     const idx = await r.json();
     steps = idx.steps; probes = idx.probes;
-    $('legend').innerHTML = (idx.classes || []).map(c => `<span class="swatch" style="background:${c.colour}"></span>${c.name}`).join('');
+    $('legend').replaceChildren(...(idx.classes || []).flatMap(c => [el('span', { class: 'swatch', style: `background:${c.colour}` }), String(c.name)]));
     $('step-slider').max = Math.max(0, steps.length - 1);
-    if (!steps.length) { $('rows').innerHTML = '<tr><td colspan="12">No snapshot yet.</td></tr>'; return; }
+    if (!steps.length) { $('rows').replaceChildren(el('tr', {}, el('td', { colspan: 12 }, 'No snapshot yet.'))); return; }
     const want = $('follow').checked || !steps.includes(state.step) ? steps[steps.length - 1] : state.step;
     if (want !== state.step || !$('rows').children.length) await show(want);
   }

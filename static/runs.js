@@ -61,7 +61,13 @@
     });
   }
   es.addEventListener('lagged', () => location.reload());
-  // EventSource reconnects by itself after a drop; a closed stream (the server refused it)
-  // gets one reload a few seconds later.
-  es.addEventListener('error', () => setTimeout(() => { if (es.readyState === EventSource.CLOSED) location.reload(); }, 5000));
+  // EventSource reconnects by itself after a drop; a closed stream (the server refused it,
+  // e.g. too many open streams: 503) gets a reload a few seconds later, at most once a minute.
+  es.addEventListener('error', () => setTimeout(() => {
+    if (es.readyState !== EventSource.CLOSED) return;
+    const last = +sessionStorage.getItem('flawmap-runs-reload') || 0;
+    if (Date.now() - last < 60000) return;
+    sessionStorage.setItem('flawmap-runs-reload', String(Date.now()));
+    location.reload();
+  }, 5000));
 })();

@@ -45,7 +45,8 @@
     if (!r.ok) return;
     const m = await r.json();
     diagCharts.forEach(c => c.destroy());
-    diagRoot.innerHTML = `<h3>Run ${run}</h3>`;
+    const h3 = document.createElement('h3'); h3.textContent = `Run ${run}`;
+    diagRoot.replaceChildren(h3);
     const make = (title, labels, cols) => {
       const div = document.createElement('div'); div.className = 'chart'; diagRoot.appendChild(div);
       const s = [{ label: 'step' }].concat(labels.map((l, i) => ({ label: l, stroke: colours[i], spanGaps: true })));

@@ -9,6 +9,12 @@
   const mib = n => (n / 1048576).toFixed(1) + ' MiB';
   form.addEventListener('submit', ev => {
     ev.preventDefault();
+    const file = form.querySelector('input[type=file]').files[0];
+    const max = +form.dataset.maxBytes;
+    if (file && max && file.size > max) {
+      status.textContent = `${file.name} is ${mib(file.size)}: uploads may be at most ${mib(max)}`;
+      return;
+    }
     const xhr = new XMLHttpRequest();
     xhr.open('POST', form.action);
     bar.hidden = false;

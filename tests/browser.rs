@@ -22,13 +22,7 @@ fn fresh(name: &str) -> PathBuf {
 /// fails the test with the script's output if it fails.
 fn run_scenario(script: &str, out: &Path, extra: &[&Path]) {
     let (mut server, base) = common::spawn_server(&out.join("data"));
-    let result = Command::new("node")
-        .arg(format!("tests/browser/{script}"))
-        .arg(&base)
-        .arg(out)
-        .args(extra)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output();
+    let result = Command::new("node").arg(format!("tests/browser/{script}")).arg(&base).arg(out).args(extra).current_dir(env!("CARGO_MANIFEST_DIR")).output();
     server.kill().unwrap();
     server.wait().unwrap();
     let result = result.expect("node runs");
@@ -65,4 +59,22 @@ fn a_study_started_in_the_browser_fills_its_table_chart_and_diagnostics_and_uplo
     std::fs::write(&zip, common::zip_of(&refs)).unwrap();
     run_scenario("study.mjs", &out, &[&zip]);
     assert_screenshot(&out, "study.png");
+}
+
+#[test]
+fn file_names_that_are_markup_show_as_text_and_run_no_script() {
+    let out = fresh("browser_hostile");
+    let nuclei = common::fixtures().join("realdata/nuclei");
+    let hostile = ["<img src=x onerror=window.__pwned=1>", "<svg onload=window.__pwned=2>", "a&b \"q\" 'p'"];
+    let mut entries = Vec::new();
+    for (i, tile) in ["tile_0_0", "tile_0_1", "tile_1_0", "tile_1_1", "tile_2_0", "tile_2_1"].iter().enumerate() {
+        let name = format!("{}{i}", hostile[i % hostile.len()]);
+        for dir in ["images", "masks"] {
+            entries.push((format!("h/{dir}/{name}.png"), std::fs::read(nuclei.join(dir).join(format!("{tile}.png"))).unwrap()));
+        }
+    }
+    let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let zip = out.join("hostile.zip");
+    std::fs::write(&zip, common::zip_of(&refs)).unwrap();
+    run_scenario("hostile.mjs", &out, &[&zip]);
 }

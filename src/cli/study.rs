@@ -18,6 +18,10 @@ pub struct StudyArgs {
     /// The study, a TOML file (see examples/study-*.toml).
     #[arg(long)]
     pub config: PathBuf,
+    /// Change one field of the study: `--set iterations=100`, `--set seeds=[0]`,
+    /// `--set run.train.lr=0.02` (repeatable; the value is TOML).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
     /// Where the database, checkpoints and snapshots live (the dashboard's --data-dir).
     #[arg(long, default_value = "flawmap-data")]
     pub data_dir: PathBuf,
@@ -36,6 +40,7 @@ pub struct StudyArgs {
 
 fn load(args: &StudyArgs) -> Result<StudyConfig, String> {
     let text = std::fs::read_to_string(&args.config).map_err(|e| format!("{}: {e}", args.config.display()))?;
+    let text = flawmap::config::overrides::apply(&text, &args.sets).map_err(|e| format!("--set: {e}"))?;
     let mut config = StudyConfig::from_toml(&text).map_err(|e| format!("{}: {e}", args.config.display()))?;
     config.run = with_device(config.run, args.device.as_deref())?;
     // The recorded runs must not depend on this process's working directory.
@@ -107,7 +112,11 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
         let p = studies::progress(&config, &runs);
         bar.set_length(p.steps_total.max(1) as u64);
         bar.set_position(p.steps_done as u64);
-        let current = runs.iter().find(|r| r.status == "running").map(|r| format!(" | {} {}/{}", r.name, r.current_step, r.total_iterations.unwrap_or(0))).unwrap_or_default();
+        let current = runs
+            .iter()
+            .find(|r| r.status == "running")
+            .map(|r| format!(" | {} {}/{}", r.name, r.current_step, r.total_iterations.unwrap_or(0)))
+            .unwrap_or_default();
         bar.set_message(format!("{}/{} runs finished{current}", p.finished, p.cells));
         if p.active == 0 {
             break;
@@ -134,7 +143,8 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     // The headline metric (mIoU or PSNR) for T1 and T2, then the others (pixel accuracy or
     // SSIM) for T1; the dashboard and the API have every combination.
     let metrics = studies::metrics_for(config.run.task);
-    for (metric, model) in [(metrics[0], ModelChoice::T1), (metrics[0], ModelChoice::T2)].into_iter().chain(metrics[1..].iter().map(|m| (*m, ModelChoice::T1))) {
+    for (metric, model) in [(metrics[0], ModelChoice::T1), (metrics[0], ModelChoice::T2)].into_iter().chain(metrics[1..].iter().map(|m| (*m, ModelChoice::T1)))
+    {
         println!("\n{}", studies::table(&pool, &config, &runs, metric, model).await?.to_markdown());
     }
     for d in studies::diagnostics(&pool, &config, &runs).await? {

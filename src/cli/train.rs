@@ -7,29 +7,30 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub fn load_config(path: &Path) -> Result<RunConfig, String> {
+/// Read a TOML config, apply `--set key=value` overrides, validate.
+pub fn load_config(path: &Path, sets: &[String]) -> Result<RunConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = flawmap::config::overrides::apply(&text, sets).map_err(|e| format!("--set: {e}"))?;
     RunConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-pub fn run(config_path: &Path, device: Option<&str>, out: &Path, resume: Option<PathBuf>) -> Result<(), String> {
-    let config = with_device(load_config(config_path)?, device)?;
+pub fn run(config_path: &Path, sets: &[String], device: Option<&str>, out: &Path, resume: Option<PathBuf>) -> Result<(), String> {
+    let config = with_device(load_config(config_path, sets)?, device)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let options = StartOptions { data_root: PathBuf::from("."), out_dir: out.to_path_buf(), resume };
     let handle = engine::start(config.clone(), options).map_err(|e| e.to_string())?;
     let log_path = out.join("events.jsonl");
     let mut log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let bar = ProgressBar::new(0);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it ({eta} left) {msg}")
-            .expect("valid template"),
-    );
+    bar.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} it ({eta} left) {msg}").expect("valid template"));
     let mut last_eval = None;
     let mut outcome = Err("the training thread ended without a final event".to_string());
     for event in handle.events.iter() {
         // Snapshots are large arrays: the log keeps only their step.
         let line = match &event {
-            Event::Snapshot(s) => serde_json::json!({"type": "snapshot", "step": s.step, "probes": s.probes.len()}),
+            Event::Snapshot(s) => {
+                serde_json::json!({"type": "snapshot", "step": s.step, "probes": s.probes.len()})
+            }
             other => serde_json::to_value(other).unwrap_or_default(),
         };
         let _ = writeln!(log, "{line}");

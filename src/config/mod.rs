@@ -4,7 +4,11 @@
 //! Unknown keys are rejected (`deny_unknown_fields`) so that a typo in a config file is an
 //! error that names the key, not a silently ignored setting.
 
+pub mod limits;
+pub mod overrides;
+
 use crate::device::DeviceChoice;
+use limits::*;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -371,15 +375,7 @@ fn d_rampup() -> f64 {
 
 impl Default for GctConfig {
     fn default() -> Self {
-        Self {
-            lambda_dc: d_lambda_dc(),
-            lambda_fc: d_one(),
-            dc_threshold: d_xi(),
-            fd_scale: d_fd_scale(),
-            mu: None,
-            nu: d_nu(),
-            dc_rampup_epochs: d_rampup(),
-        }
+        Self { lambda_dc: d_lambda_dc(), lambda_fc: d_one(), dc_threshold: d_xi(), fd_scale: d_fd_scale(), mu: None, nu: d_nu(), dc_rampup_epochs: d_rampup() }
     }
 }
 
@@ -474,12 +470,7 @@ impl RunConfig {
     /// Parse TOML and validate; errors name the field.
     pub fn from_toml(text: &str) -> Result<Self, ConfigErrors> {
         let c: Self = toml::from_str(text).map_err(|e| {
-            let field = e
-                .message()
-                .split('`')
-                .nth(1)
-                .map(str::to_string)
-                .unwrap_or_else(|| "(file)".into());
+            let field = e.message().split('`').nth(1).map(str::to_string).unwrap_or_else(|| "(file)".into());
             ConfigErrors(vec![FieldError { field, message: e.to_string().trim().replace('\n', " ") }])
         })?;
         c.validate()?;
@@ -544,9 +535,7 @@ impl RunConfig {
 
     /// The number of stride-2 stages of F (spec section 1 deviation: keep the map >= 8x8).
     pub fn fd_stages(&self) -> usize {
-        self.flaw_detector
-            .stride2_stages
-            .unwrap_or_else(|| crate::models::flaw_detector::default_stages(self.data.crop_size))
+        self.flaw_detector.stride2_stages.unwrap_or_else(|| crate::models::flaw_detector::default_stages(self.data.crop_size))
     }
 
     pub fn validate(&self) -> Result<(), ConfigErrors> {
@@ -558,29 +547,22 @@ impl RunConfig {
         };
         let d = &self.data;
         check(!self.name.trim().is_empty(), "name", "must not be empty".into());
+        check(d.label_ratio > 0.0 && d.label_ratio <= 1.0, "data.label_ratio", format!("must be in (0, 1], got {}", d.label_ratio));
+        check((16..=1024).contains(&d.crop_size), "data.crop_size", format!("must be between 16 and 1024, got {}", d.crop_size));
+        check((8..=MAX_BASE_SIZE).contains(&d.base_size), "data.base_size", format!("must be between 8 and {MAX_BASE_SIZE}, got {}", d.base_size));
         check(
-            d.label_ratio > 0.0 && d.label_ratio <= 1.0,
-            "data.label_ratio",
-            format!("must be in (0, 1], got {}", d.label_ratio),
+            d.base_size as f64 * d.scale_max <= MAX_RESCALED_SIDE,
+            "data.scale_max",
+            format!("data.base_size x data.scale_max must be at most {MAX_RESCALED_SIDE}, got {}", d.base_size as f64 * d.scale_max),
         );
         check(
-            (16..=1024).contains(&d.crop_size),
-            "data.crop_size",
-            format!("must be between 16 and 1024, got {}", d.crop_size),
-        );
-        check(d.base_size >= 8, "data.base_size", format!("must be at least 8, got {}", d.base_size));
-        check(
-            d.scale_min > 0.0 && d.scale_min <= d.scale_max,
+            d.scale_min.is_finite() && d.scale_min > 0.0 && d.scale_min <= d.scale_max,
             "data.scale_min",
             format!("must be > 0 and <= data.scale_max ({}), got {}", d.scale_max, d.scale_min),
         );
-        check(d.scale_max <= 8.0, "data.scale_max", format!("must be at most 8, got {}", d.scale_max));
+        check(d.scale_max > 0.0 && d.scale_max <= 8.0, "data.scale_max", format!("must be in (0, 8], got {}", d.scale_max));
         if self.task == TaskKind::Segmentation {
-            check(
-                (2..=255).contains(&d.num_classes),
-                "data.num_classes",
-                format!("must be between 2 and 255, got {}", d.num_classes),
-            );
+            check((2..=255).contains(&d.num_classes), "data.num_classes", format!("must be between 2 and 255, got {}", d.num_classes));
             if matches!(d.source, DataSource::Photos { .. }) {
                 check(false, "data.source", "photos are for the denoising task".into());
             }
@@ -590,21 +572,31 @@ impl RunConfig {
                 "data.source",
                 "denoising needs photos (or the built-in shapes images)".into(),
             );
-            check(
-                d.noise_sigma > 0.0 && d.noise_sigma <= 255.0,
-                "data.noise_sigma",
-                format!("must be in (0, 255], got {}", d.noise_sigma),
-            );
+            check(d.noise_sigma > 0.0 && d.noise_sigma <= 255.0, "data.noise_sigma", format!("must be in (0, 255], got {}", d.noise_sigma));
         }
         match &d.source {
             DataSource::Shapes { train_images, val_images, image_size } => {
-                check(*train_images >= 2, "data.source.shapes.train_images", "must be at least 2".into());
-                check(*val_images >= 1, "data.source.shapes.val_images", "must be at least 1".into());
                 check(
-                    (16..=512).contains(image_size),
-                    "data.source.shapes.image_size",
-                    format!("must be between 16 and 512, got {image_size}"),
+                    (2..=MAX_SHAPES_TRAIN).contains(train_images),
+                    "data.source.shapes.train_images",
+                    format!("must be between 2 and {MAX_SHAPES_TRAIN}, got {train_images}"),
                 );
+                check(
+                    (1..=MAX_SHAPES_VAL).contains(val_images),
+                    "data.source.shapes.val_images",
+                    format!("must be between 1 and {MAX_SHAPES_VAL}, got {val_images}"),
+                );
+                let bytes = dataset_bytes(&d.source);
+                check(
+                    bytes <= MAX_SHAPES_BYTES,
+                    "data.source.shapes.train_images",
+                    format!(
+                        "the built-in set would take {} in memory (at most {}): fewer or smaller images",
+                        human_bytes(bytes as f64),
+                        human_bytes(MAX_SHAPES_BYTES as f64)
+                    ),
+                );
+                check((16..=512).contains(image_size), "data.source.shapes.image_size", format!("must be between 16 and 512, got {image_size}"));
                 if self.task == TaskKind::Segmentation {
                     check(
                         d.num_classes == crate::data::shapes::NUM_CLASSES,
@@ -616,30 +608,14 @@ impl RunConfig {
             DataSource::Voc { path } => check(!path.is_empty(), "data.source.voc.path", "must be set".into()),
             DataSource::Folder { path, val_fraction } | DataSource::Photos { path, val_fraction } => {
                 check(!path.is_empty(), "data.source.path", "must be set".into());
-                check(
-                    *val_fraction > 0.0 && *val_fraction < 1.0,
-                    "data.source.val_fraction",
-                    format!("must be in (0, 1), got {val_fraction}"),
-                );
+                check(*val_fraction > 0.0 && *val_fraction < 1.0, "data.source.val_fraction", format!("must be in (0, 1), got {val_fraction}"));
             }
         }
         for (name, net) in [("t1", &self.t1), ("t2", &self.t2)] {
-            check(
-                (4..=256).contains(&net.width),
-                &format!("{name}.width"),
-                format!("must be between 4 and 256, got {}", net.width),
-            );
-            check(
-                (2..=5).contains(&net.depth),
-                &format!("{name}.depth"),
-                format!("must be between 2 and 5, got {}", net.depth),
-            );
-            let factor = 1usize << (net.depth - 1).min(5);
-            check(
-                d.crop_size.is_multiple_of(factor),
-                "data.crop_size",
-                format!("must be a multiple of {factor} for {name} (depth {})", net.depth),
-            );
+            check((4..=256).contains(&net.width), &format!("{name}.width"), format!("must be between 4 and 256, got {}", net.width));
+            check((2..=5).contains(&net.depth), &format!("{name}.depth"), format!("must be between 2 and 5, got {}", net.depth));
+            let factor = 1usize << net.depth.saturating_sub(1).min(5);
+            check(d.crop_size.is_multiple_of(factor), "data.crop_size", format!("must be a multiple of {factor} for {name} (depth {})", net.depth));
         }
         let f = &self.flaw_detector;
         check((4..=128).contains(&f.ndf), "flaw_detector.ndf", format!("must be between 4 and 128, got {}", f.ndf));
@@ -656,15 +632,23 @@ impl RunConfig {
         );
         let t = &self.train;
         check(t.batch_labeled >= 1, "train.batch_labeled", "must be at least 1".into());
+        check(t.batch_unlabeled >= 1 || self.algorithm == Algorithm::Suponly, "train.batch_unlabeled", "must be at least 1 for gct and dual".into());
         check(
-            t.batch_unlabeled >= 1 || self.algorithm == Algorithm::Suponly,
-            "train.batch_unlabeled",
-            "must be at least 1 for gct and dual".into(),
+            t.batch_labeled.saturating_add(t.batch_unlabeled) <= 256,
+            "train.batch_labeled",
+            format!("total batch must be at most 256, got {}", t.batch_labeled.saturating_add(t.batch_unlabeled)),
         );
-        check(t.batch_labeled + t.batch_unlabeled <= 256, "train.batch_labeled", "total batch must be at most 256".into());
-        check(t.iterations.is_some() || t.epochs >= 1, "train.epochs", "must be at least 1".into());
+        // Checked even when train.iterations overrides it: an absurd value is an error anywhere.
+        check(
+            (t.iterations.is_some() || t.epochs >= 1) && t.epochs <= MAX_EPOCHS,
+            "train.epochs",
+            format!("must be between 1 and {MAX_EPOCHS}, got {}", t.epochs),
+        );
         if let Some(it) = t.iterations {
-            check(it >= 1, "train.iterations", "must be at least 1".into());
+            check((1..=MAX_ITERATIONS).contains(&it), "train.iterations", format!("must be between 1 and {MAX_ITERATIONS}, got {it}"));
+        }
+        for (field, v) in [("train.probe_labeled", t.probe_labeled), ("train.probe_unlabeled", t.probe_unlabeled)] {
+            check(v <= MAX_PROBES, field, format!("must be at most {MAX_PROBES}, got {v}"));
         }
         for (field, v) in [("train.lr", t.lr), ("train.fd_lr", t.fd_lr)] {
             check(v > 0.0 && v.is_finite() && v < 10.0, field, format!("must be in (0, 10), got {v}"));
@@ -674,28 +658,51 @@ impl RunConfig {
             "train.lr",
             format!("must be at most 0.01 with Adam (the task models' optimiser here; 1e-3 is usual), got {}", t.lr),
         );
-        check(t.head_lr_mult > 0.0, "train.head_lr_mult", "must be positive".into());
+        check(
+            t.head_lr_mult > 0.0 && t.head_lr_mult <= MAX_HEAD_LR_MULT,
+            "train.head_lr_mult",
+            format!("must be in (0, {MAX_HEAD_LR_MULT}], got {}", t.head_lr_mult),
+        );
         check((0.0..1.0).contains(&t.momentum), "train.momentum", "must be in [0, 1)".into());
-        check(t.weight_decay >= 0.0, "train.weight_decay", "must be >= 0".into());
+        check((0.0..=MAX_WEIGHT_DECAY).contains(&t.weight_decay), "train.weight_decay", format!("must be in [0, {MAX_WEIGHT_DECAY}], got {}", t.weight_decay));
         check((0.0..1.0).contains(&t.fd_beta1), "train.fd_beta1", "must be in [0, 1)".into());
         check((0.0..1.0).contains(&t.fd_beta2), "train.fd_beta2", "must be in [0, 1)".into());
-        check(t.fd_eps > 0.0, "train.fd_eps", "must be positive".into());
-        check(t.poly_power >= 0.0, "train.poly_power", "must be >= 0".into());
+        check(t.fd_eps > 0.0 && t.fd_eps <= 1.0, "train.fd_eps", format!("must be in (0, 1], got {}", t.fd_eps));
+        check((0.0..=10.0).contains(&t.poly_power), "train.poly_power", format!("must be in [0, 10], got {}", t.poly_power));
         check(t.log_every >= 1, "train.log_every", "must be at least 1".into());
         let g = &self.gct;
-        check(g.lambda_dc >= 0.0, "gct.lambda_dc", "must be >= 0".into());
-        check(g.lambda_fc >= 0.0, "gct.lambda_fc", "must be >= 0".into());
-        check(
-            g.dc_threshold > 0.0 && g.dc_threshold <= 1.0,
-            "gct.dc_threshold",
-            format!("must be in (0, 1], got {}", g.dc_threshold),
-        );
-        check(g.fd_scale >= 0.0, "gct.fd_scale", "must be >= 0".into());
+        for (field, v) in [("gct.lambda_dc", g.lambda_dc), ("gct.lambda_fc", g.lambda_fc), ("gct.fd_scale", g.fd_scale)] {
+            check((0.0..=1e6).contains(&v), field, format!("must be in [0, 1e6], got {v}"));
+        }
+        check(g.dc_threshold > 0.0 && g.dc_threshold <= 1.0, "gct.dc_threshold", format!("must be in (0, 1], got {}", g.dc_threshold));
         if let Some(mu) = g.mu {
             check(mu > 0.0 && mu <= 1.0, "gct.mu", format!("must be in (0, 1], got {mu}"));
         }
         check(g.nu <= 4, "gct.nu", "must be at most 4".into());
-        check(g.dc_rampup_epochs >= 0.0, "gct.dc_rampup_epochs", "must be >= 0".into());
+        check(
+            (0.0..=MAX_EPOCHS as f64).contains(&g.dc_rampup_epochs),
+            "gct.dc_rampup_epochs",
+            format!("must be in [0, {MAX_EPOCHS}], got {}", g.dc_rampup_epochs),
+        );
+        // The sizes that multiply into memory are checked together; only when each is in
+        // range, so the message names the product and not a field already reported.
+        if errs.is_empty() {
+            let need = estimate_train_bytes(self);
+            let budget = memory_budget();
+            if need > budget as f64 {
+                errs.push(FieldError {
+                    field: "data.crop_size".into(),
+                    message: format!(
+                        "a training step at this crop size, batch ({} + {}), t1/t2 widths and depths and flaw_detector.ndf \
+                         needs about {} (estimate), more than the {} a run may use here: lower one of them",
+                        self.labeled_per_batch(),
+                        self.unlabeled_per_batch(),
+                        human_bytes(need),
+                        human_bytes(budget as f64)
+                    ),
+                });
+            }
+        }
         if errs.is_empty() { Ok(()) } else { Err(ConfigErrors(errs)) }
     }
 }
@@ -737,10 +744,8 @@ mod tests {
         // An explicit choice wins over the task's default.
         c.train.optimizer = TaskOptimizer::Sgd;
         assert_eq!(c.task_optimizer(), TaskOptimizer::Sgd);
-        let parsed: RunConfig = toml::from_str(
-            "task = \"denoising\"\nalgorithm = \"gct\"\n[data]\nsource = { kind = \"shapes\" }\n[train]\noptimizer = \"adam\"\n",
-        )
-        .unwrap();
+        let parsed: RunConfig =
+            toml::from_str("task = \"denoising\"\nalgorithm = \"gct\"\n[data]\nsource = { kind = \"shapes\" }\n[train]\noptimizer = \"adam\"\n").unwrap();
         assert_eq!(parsed.train.optimizer, TaskOptimizer::Adam);
     }
 
@@ -755,6 +760,22 @@ mod tests {
         assert!(fields.contains(&"data.label_ratio"), "{fields:?}");
         assert!(fields.contains(&"train.batch_labeled"), "{fields:?}");
         assert!(fields.contains(&"gct.dc_threshold"), "{fields:?}");
+    }
+
+    #[test]
+    fn extreme_values_are_errors_not_panics() {
+        // Integer overflow in validation would panic in the dev build the README runs.
+        let mut c = RunConfig::shapes_demo(Algorithm::Gct);
+        c.t1.depth = 0;
+        c.train.batch_labeled = usize::MAX;
+        c.train.batch_unlabeled = usize::MAX;
+        c.train.epochs = usize::MAX;
+        c.gct.lambda_fc = f64::INFINITY;
+        c.train.weight_decay = f64::NAN;
+        let fields: Vec<String> = c.validate().unwrap_err().0.into_iter().map(|e| e.field).collect();
+        for f in ["t1.depth", "train.batch_labeled", "train.epochs", "gct.lambda_fc", "train.weight_decay"] {
+            assert!(fields.iter().any(|x| x == f), "{f} not in {fields:?}");
+        }
     }
 
     #[test]

@@ -9,9 +9,7 @@ const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 /// Decode an image file to RGB (grey images are expanded).
 pub fn read_rgb(path: &Path) -> Result<(usize, usize, Vec<u8>), DataError> {
     let bytes = fs::read(path).map_err(|e| DataError::file(path, format!("cannot read: {e}")))?;
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| DataError::file(path, format!("not a readable image: {e}")))?
-        .to_rgb8();
+    let img = image::load_from_memory(&bytes).map_err(|e| DataError::file(path, format!("not a readable image: {e}")))?.to_rgb8();
     let (w, h) = img.dimensions();
     Ok((w as usize, h as usize, img.into_raw()))
 }
@@ -22,13 +20,9 @@ pub fn read_mask(path: &Path) -> Result<(usize, usize, Vec<u8>), DataError> {
     let file = fs::File::open(path).map_err(|e| DataError::file(path, format!("cannot read: {e}")))?;
     let mut decoder = png::Decoder::new(std::io::BufReader::new(file));
     decoder.set_transformations(png::Transformations::IDENTITY);
-    let mut reader = decoder
-        .read_info()
-        .map_err(|e| DataError::file(path, format!("not a readable PNG mask: {e}")))?;
+    let mut reader = decoder.read_info().map_err(|e| DataError::file(path, format!("not a readable PNG mask: {e}")))?;
     let mut buf = vec![0; reader.output_buffer_size().unwrap_or(0)];
-    let frame = reader
-        .next_frame(&mut buf)
-        .map_err(|e| DataError::file(path, format!("corrupt PNG mask: {e}")))?;
+    let frame = reader.next_frame(&mut buf).map_err(|e| DataError::file(path, format!("corrupt PNG mask: {e}")))?;
     let (w, h) = (frame.width as usize, frame.height as usize);
     use png::{BitDepth, ColorType};
     match (frame.color_type, frame.bit_depth) {
@@ -49,10 +43,7 @@ pub fn read_mask(path: &Path) -> Result<(usize, usize, Vec<u8>), DataError> {
             }
             Ok((w, h, out))
         }
-        (ct, bd) => Err(DataError::file(
-            path,
-            format!("a mask must be a palette or 8-bit grey PNG of class indices, this one is {ct:?} at {bd:?}"),
-        )),
+        (ct, bd) => Err(DataError::file(path, format!("a mask must be a palette or 8-bit grey PNG of class indices, this one is {ct:?} at {bd:?}"))),
     }
 }
 
@@ -73,11 +64,7 @@ fn list_images(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
     let entries = fs::read_dir(dir).map_err(|e| DataError::file(dir, format!("cannot list folder: {e}")))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .map(|x| IMAGE_EXTENSIONS.contains(&x.to_string_lossy().to_lowercase().as_str()))
-                .unwrap_or(false)
-        })
+        .filter(|p| p.extension().map(|x| IMAGE_EXTENSIONS.contains(&x.to_string_lossy().to_lowercase().as_str())).unwrap_or(false))
         .collect();
     files.sort();
     Ok(files)
@@ -106,11 +93,33 @@ pub fn load_voc(root: &Path) -> Result<Dataset, DataError> {
     let load = |ids: Vec<String>| -> Result<Vec<Item>, DataError> {
         ids.iter()
             .map(|id| {
-                labelled_item(&root.join("JPEGImages").join(format!("{id}.jpg")), &root.join("SegmentationClass").join(format!("{id}.png")))
+                let image = contained(root, &root.join("JPEGImages").join(format!("{}.jpg", voc_id(root, id)?)))?;
+                let mask = contained(root, &root.join("SegmentationClass").join(format!("{id}.png")))?;
+                labelled_item(&image, &mask)
             })
             .collect()
     };
     Ok(Dataset { train: load(read_list("train.txt")?)?, val: load(read_list("val.txt")?)? })
+}
+
+/// A VOC image id from a split list: a plain file stem (`2007_000032`), never a path, so a
+/// list inside an uploaded archive cannot name files elsewhere on disk.
+fn voc_id<'a>(root: &Path, id: &'a str) -> Result<&'a str, DataError> {
+    let plain = !id.is_empty() && !id.starts_with('.') && !id.contains(['/', '\\', '\0']);
+    if plain {
+        Ok(id)
+    } else {
+        let list = root.join("ImageSets/Segmentation");
+        Err(DataError::file(&list, format!("'{}' is not an image id (a file name without a path)", id.escape_default())))
+    }
+}
+
+/// `path` with its links resolved, if it stays inside `root` (a link inside a dataset
+/// folder may not lead out of it).
+fn contained(root: &Path, path: &Path) -> Result<PathBuf, DataError> {
+    let real = path.canonicalize().map_err(|e| DataError::file(path, format!("cannot read: {e}")))?;
+    let root = root.canonicalize().map_err(|e| DataError::file(root, format!("cannot read: {e}")))?;
+    if real.starts_with(&root) { Ok(real) } else { Err(DataError::file(path, "leads outside the dataset folder".to_string())) }
 }
 
 /// `images/NAME.ext` with `masks/NAME.png` holding class indices.
@@ -126,7 +135,7 @@ pub fn load_images_masks(root: &Path, val_fraction: f64) -> Result<Dataset, Data
             if !mask.exists() {
                 return Err(DataError::file(img, format!("no mask {} for this image", mask.display())));
             }
-            labelled_item(img, &mask)
+            labelled_item(&contained(root, img)?, &contained(root, &mask)?)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (train, val) = split_every(items, val_fraction);
@@ -141,7 +150,7 @@ pub fn load_photos(root: &Path, val_fraction: f64) -> Result<Dataset, DataError>
     }
     let items = files
         .iter()
-        .map(|p| read_rgb(p).map(|(w, h, rgb)| Item { name: stem(p), width: w, height: h, rgb, mask: None }))
+        .map(|p| read_rgb(&contained(root, p)?).map(|(w, h, rgb)| Item { name: stem(p), width: w, height: h, rgb, mask: None }))
         .collect::<Result<Vec<_>, _>>()?;
     let (train, val) = split_every(items, val_fraction);
     Ok(Dataset { train, val })

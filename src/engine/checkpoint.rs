@@ -42,7 +42,7 @@ pub struct Loaded {
     pub optimisers: Optimisers,
 }
 
-/// Write atomically (temporary file, then rename). Returns the size in bytes.
+/// Write atomically (`files::write_atomic`). Returns the size in bytes.
 pub fn save(path: &Path, nets: &Nets, opts: &Optimisers, meta: &CheckpointMeta) -> Result<u64, String> {
     let mut store = SafetensorsStore::from_bytes(None);
     nets.valid().save_into(&mut store).map_err(|e| format!("collecting weights: {e}"))?;
@@ -66,12 +66,8 @@ pub fn save(path: &Path, nets: &Nets, opts: &Optimisers, meta: &CheckpointMeta) 
     if let Some(b) = meta.best_score {
         metadata.insert("flawmap.best_score".into(), b.to_string());
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let tmp = path.with_extension("safetensors.tmp");
-    safetensors::tensor::serialize_to_file(views, Some(metadata), &tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bytes = safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| format!("{}: {e}", path.display()))?;
+    crate::files::write_atomic(path, &bytes, true).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
 }
 
@@ -90,10 +86,7 @@ fn meta_of(bytes: &[u8], path: &Path) -> Result<CheckpointMeta, String> {
         return Err(bad("unknown format"));
     }
     let step = md.get("flawmap.step").and_then(|s| s.parse().ok()).ok_or_else(|| bad("no step"))?;
-    let mut config: RunConfig = md
-        .get("flawmap.config")
-        .and_then(|c| serde_json::from_str(c).ok())
-        .ok_or_else(|| bad("no readable config"))?;
+    let mut config: RunConfig = md.get("flawmap.config").and_then(|c| serde_json::from_str(c).ok()).ok_or_else(|| bad("no readable config"))?;
     if format == Some(FORMAT_SGD_ONLY) && config.train.optimizer == TaskOptimizer::Auto {
         // Its optimiser state is SGD's: built as Adam, burn would drop it without a word.
         config.train.optimizer = TaskOptimizer::Sgd;

@@ -15,7 +15,7 @@ use crate::config::{ConfigErrors, RunConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::thread::JoinHandle;
 
 /// Where a run reads and writes.
@@ -64,6 +64,9 @@ impl RunControl {
     }
 }
 
+/// Events the engine may run ahead of its consumer.
+pub const EVENT_BUFFER: usize = 64;
+
 pub struct RunHandle {
     pub events: Receiver<Event>,
     pub control: RunControl,
@@ -81,7 +84,9 @@ pub fn start(config: RunConfig, options: StartOptions) -> Result<RunHandle, Conf
 /// the run is being started is not lost.
 pub fn start_with_control(config: RunConfig, options: StartOptions, control: RunControl) -> Result<RunHandle, ConfigErrors> {
     config.validate()?;
-    let (tx, rx) = channel();
+    // Bounded: a consumer that falls behind (a slow disk under the recorder) slows the
+    // training down instead of letting the queue grow without limit.
+    let (tx, rx) = sync_channel(EVENT_BUFFER);
     let for_thread = control.clone();
     let thread = std::thread::Builder::new()
         .name(format!("train-{}", config.name))

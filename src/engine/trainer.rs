@@ -7,7 +7,8 @@ use super::events::{CheckpointInfo, Event, ModelLosses, RunInfo, StepMetrics};
 use super::nets::{Nets, Optimisers};
 use super::snapshot::{self, Probes};
 use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step, suponly_step};
-use super::{StartOptions, RunControl};
+use super::{RunControl, StartOptions};
+use crate::config::limits::MAX_ITERATIONS;
 use crate::config::{Algorithm, DataSource, RunConfig, TaskKind};
 use crate::data::batches::{Batcher, Split, iterations_per_epoch};
 use crate::data::{self, shapes};
@@ -18,7 +19,7 @@ use crate::models::flaw_detector::map_size;
 use burn::tensor::Tensor;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::SyncSender as Sender;
 use std::time::Instant;
 
 pub(super) fn run(config: RunConfig, options: StartOptions, tx: Sender<Event>, control: RunControl) {
@@ -75,7 +76,15 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
         ));
     }
     let ipe = iterations_per_epoch(config, &split);
-    let total = config.train.iterations.unwrap_or(config.train.epochs * ipe);
+    let total = match config.train.iterations {
+        Some(n) => n,
+        None => config.train.epochs.checked_mul(ipe).filter(|&n| n <= MAX_ITERATIONS).ok_or_else(|| {
+            format!(
+                "train.epochs = {} at {ipe} iterations per epoch exceeds {MAX_ITERATIONS} iterations; use fewer epochs or set train.iterations",
+                config.train.epochs
+            )
+        })?,
+    };
 
     let (mut nets, mut opts, start, mut best) = match &options.resume {
         Some(path) => {
@@ -212,9 +221,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
 fn check_resumable(config: &RunConfig, saved: &RunConfig) -> Result<(), String> {
     let (now, then) = (config.task_optimizer(), saved.task_optimizer());
     if now != then {
-        return Err(format!(
-            "the checkpoint's task models trained with {then}, this config asks for {now}: set train.optimizer = \"{then}\" to resume it"
-        ));
+        return Err(format!("the checkpoint's task models trained with {then}, this config asks for {now}: set train.optimizer = \"{then}\" to resume it"));
     }
     // `auto` and the optimiser it resolves to are the same choice.
     let strip = |c: &RunConfig| {

@@ -1,10 +1,10 @@
 //! One error type for the whole web layer, mapped to status codes. API requests get JSON,
 //! browsers an HTML page; internal errors are logged and never leak their details.
 
+use crate::config::{ConfigErrors, FieldError};
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use crate::config::{ConfigErrors, FieldError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -22,6 +22,8 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -38,6 +40,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -86,7 +89,9 @@ impl IntoResponse for AppError {
         self.log();
         let status = self.status();
         let body = match &self {
-            Self::InvalidConfig(errs) => serde_json::json!({ "error": "invalid config", "fields": errs }),
+            Self::InvalidConfig(errs) => {
+                serde_json::json!({ "error": "invalid config", "fields": errs })
+            }
             other => serde_json::json!({ "error": other.public_message() }),
         };
         (status, Json(body)).into_response()

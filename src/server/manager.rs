@@ -7,7 +7,7 @@ use super::db::{self, RunRow};
 use super::error::{AppError, AppResult};
 use super::recorder::{LiveEvent, Recorder};
 use crate::config::RunConfig;
-use crate::engine::{self, Event, StartOptions, RunControl};
+use crate::engine::{self, Event, RunControl, StartOptions};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -48,7 +48,9 @@ impl RunManager {
     fn schedule(self: &Arc<Self>, id: i64) {
         let me = Arc::clone(self);
         tokio::spawn(async move {
-            let Ok(_permit) = me.slots.clone().acquire_owned().await else { return };
+            let Ok(_permit) = me.slots.clone().acquire_owned().await else {
+                return;
+            };
             if let Err(e) = me.run(id).await {
                 tracing::error!("run {id}: {e}");
                 let _ = sqlx::query("UPDATE runs SET status = 'failed', error = ? WHERE id = ?").bind(e.to_string()).bind(id).execute(&me.db).await;
@@ -79,25 +81,71 @@ impl RunManager {
                 return Err(e.into());
             }
         };
-        // The engine's channel is blocking: a blocking task forwards it to the async side.
-        let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+        // The engine's channel is blocking: a blocking task forwards it to the async side,
+        // through a bounded queue (the engine waits when the recorder falls behind).
+        let (tx, mut rx) = mpsc::channel::<Event>(engine::EVENT_BUFFER);
         let events = handle.events;
         tokio::task::spawn_blocking(move || {
             for e in events.iter() {
-                if tx.send(e).is_err() {
+                if tx.blocking_send(e).is_err() {
                     break;
                 }
             }
         });
         let recorder = Recorder { db: self.db.clone(), data_dir: self.data_dir.clone(), live: self.live.clone(), run_id: id };
+        let (mut last_failure, mut settled) = (None, false);
         while let Some(event) = rx.recv().await {
-            if let Err(e) = recorder.record(event).await {
-                tracing::error!("run {id}: recording an event failed: {e}");
+            let terminal = matches!(event, Event::Finished { .. } | Event::Stopped { .. } | Event::Failed { .. });
+            match recorder.record(event).await {
+                Ok(()) => settled |= terminal,
+                Err(e) => {
+                    tracing::error!("run {id}: recording an event failed: {e}");
+                    last_failure = Some(e.to_string());
+                }
             }
         }
         self.release(id, &control);
-        let _ = tokio::task::spawn_blocking(move || handle.thread.join()).await;
+        let joined = tokio::task::spawn_blocking(move || handle.thread.join()).await;
+        // Only a run whose final state never reached the database needs settling; once it
+        // has (stopped, say), a resume may already have started it again.
+        if !settled {
+            self.settle(id, !matches!(joined, Ok(Ok(()))), last_failure).await;
+        }
         Ok(())
+    }
+
+    /// After the engine's last event: a run the database still shows as running or
+    /// stopping (its final event could not be recorded, or the engine thread died) is
+    /// marked failed, so the UI can resume or delete it. Retried a few times, because the
+    /// write that failed may have met a busy or briefly full disk.
+    async fn settle(&self, id: i64, crashed: bool, last_failure: Option<String>) {
+        let why = match (crashed, last_failure) {
+            (true, _) => "the training thread ended without a final state (see the server log)".to_string(),
+            (false, Some(e)) => format!("the run's final state could not be recorded: {e}"),
+            (false, None) => "the training ended without a final state (see the server log)".to_string(),
+        };
+        for attempt in 0..5u32 {
+            let r = sqlx::query("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status IN ('running', 'stopping')")
+                .bind(&why)
+                .bind(db::now_ms())
+                .bind(id)
+                .execute(&self.db)
+                .await;
+            match r {
+                Ok(done) => {
+                    if done.rows_affected() > 0 {
+                        tracing::warn!("run {id}: marked failed: {why}");
+                        let _ = db::add_event(&self.db, id, "failed", &why).await;
+                        let _ = self.live.send(LiveEvent { run_id: id, kind: "failed", data: serde_json::json!({ "type": "failed", "message": why }) });
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!("run {id}: settling its state failed (attempt {}): {e}", attempt + 1);
+                    tokio::time::sleep(std::time::Duration::from_millis(200 << attempt)).await;
+                }
+            }
+        }
     }
 
     /// Forget a run's control, unless a later start of the same run (a quick stop and
@@ -129,7 +177,9 @@ impl RunManager {
                 db::add_event(&self.db, id, "stopping", "stop requested").await?;
             }
             "stopping" => {}
-            other => return Err(AppError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped"))),
+            other => {
+                return Err(AppError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped")));
+            }
         }
         db::get_run(&self.db, id).await
     }

@@ -13,14 +13,17 @@ pub mod studies;
 pub mod uploads;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use state::AppState;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate};
+use tower_http::compression::{CompressionLayer, DefaultPredicate};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -34,6 +37,9 @@ pub struct ServeOptions {
     pub concurrency: usize,
     /// Folder of static files (CSS, JS, vendored chart library).
     pub static_dir: PathBuf,
+    /// Host names (besides IP literals and `localhost`) that requests may name in `Host`:
+    /// the names this dashboard is reached by, e.g. behind a reverse proxy.
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Largest request body (uploads of zipped datasets included).
@@ -52,22 +58,41 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
     std::fs::create_dir_all(data_dir.join("uploads"))?;
     let mut roots: Vec<PathBuf> = opts.datasets_dirs.iter().filter_map(|d| d.canonicalize().ok()).collect();
     roots.push(data_dir.join("uploads").canonicalize()?);
-    let state = AppState { db, runs: runs.clone(), data_dir, dataset_roots: Arc::new(roots), token: opts.token.clone().map(Arc::new) };
+    let state = AppState {
+        db,
+        runs: runs.clone(),
+        data_dir,
+        dataset_roots: Arc::new(roots),
+        token: opts.token.clone().map(Arc::new),
+        allowed_hosts: Arc::new(opts.allowed_hosts.iter().map(|h| security::normalise_host(h)).collect()),
+    };
     runs.recover().await?;
-    let app = Router::new()
+    // Uploads stream up to BODY_LIMIT to disk and then unpack: no 60 s timeout (a slow
+    // client or a large archive would be cut off with its unpacking half done), and the
+    // multipart extractor's own 2 MiB default lifted to the documented limit. Every other
+    // route keeps axum's 2 MiB body default and the timeout.
+    let timed = Router::new()
         .merge(routes::pages::router())
         .merge(routes::runs_api::router())
         .merge(routes::checkpoints::router())
         .merge(routes::snapshots::router())
         .merge(routes::live::router())
-        .merge(routes::datasets::router())
         .merge(routes::studies_api::router())
         .merge(routes::study_pages::router())
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)));
+    let mut app = timed
+        .merge(routes::datasets::router().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .nest_service("/static", ServeDir::new(&opts.static_dir))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), security::guard));
+    for (name, value) in security::response_headers() {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(name, value));
+    }
+    let app = app
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(CompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)))
+        // Checkpoints are served with Content-Length, ranges and their SHA-256 as ETag, and
+        // PNGs are compressed already: neither is worth gzipping (tower-http's default
+        // predicate already skips images and event streams).
+        .layer(CompressionLayer::new().compress_when(DefaultPredicate::new().and(NotForContentType::const_new("application/octet-stream"))))
         .layer(TraceLayer::new_for_http())
         .with_state(state.clone());
     Ok((app, state))

@@ -121,26 +121,26 @@ impl Recorder {
             Event::Snapshot(s) => self.record_snapshot(s).await?,
             Event::Checkpoint(c) => {
                 let path = PathBuf::from(&c.path);
-                let (sha, bytes) = tokio::task::spawn_blocking(move || sha256_file(&path))
-                    .await
-                    .map_err(|e| AppError::Internal(e.to_string()))??;
+                let (sha, bytes) = tokio::task::spawn_blocking(move || sha256_file(&path)).await.map_err(|e| AppError::Internal(e.to_string()))??;
                 let rel = Path::new(&c.path).strip_prefix(&self.data_dir).map(|p| p.display().to_string()).unwrap_or(c.path.clone());
                 let metrics: Option<String> = sqlx::query_scalar("SELECT data FROM evaluations WHERE run_id = ? AND step = ?")
                     .bind(id)
                     .bind(c.step as i64)
                     .fetch_optional(&self.db)
                     .await?;
-                sqlx::query("INSERT OR REPLACE INTO checkpoints (run_id, step, best, path, bytes, sha256, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                    .bind(id)
-                    .bind(c.step as i64)
-                    .bind(c.best)
-                    .bind(rel)
-                    .bind(bytes as i64)
-                    .bind(sha)
-                    .bind(metrics)
-                    .bind(now_ms())
-                    .execute(&self.db)
-                    .await?;
+                sqlx::query(
+                    "INSERT OR REPLACE INTO checkpoints (run_id, step, best, path, bytes, sha256, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(c.step as i64)
+                .bind(c.best)
+                .bind(rel)
+                .bind(bytes as i64)
+                .bind(sha)
+                .bind(metrics)
+                .bind(now_ms())
+                .execute(&self.db)
+                .await?;
             }
             Event::Finished { step } => self.finish("finished", step, None).await?,
             Event::Stopped { step } => self.finish("stopped", step, None).await?,
@@ -168,9 +168,7 @@ impl Recorder {
     async fn record_snapshot(&self, s: Snapshot) -> AppResult<()> {
         let dir = Self::run_dir(&self.data_dir, self.run_id).join("snapshots").join(format!("{:06}", s.step));
         let data_dir = self.data_dir.clone();
-        let written = tokio::task::spawn_blocking(move || write_layers(&dir, &data_dir, &s))
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))??;
+        let written = tokio::task::spawn_blocking(move || write_layers(&dir, &data_dir, &s)).await.map_err(|e| AppError::Internal(e.to_string()))??;
         let mut tx = self.db.begin().await?;
         for w in written {
             sqlx::query("INSERT OR REPLACE INTO snapshot_layers (run_id, step, probe, layer, kind, path, vmin, vmax) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -209,13 +207,13 @@ fn write_layers(dir: &Path, data_dir: &Path, s: &Snapshot) -> AppResult<Vec<Writ
             let file = dir.join(format!("p{}-{}.png", p.index, l.name));
             let (kind, vmin, vmax) = match &l.data {
                 LayerData::Rgb { values } => {
-                    RgbImage::from_raw(side, side, values.clone()).ok_or_else(|| AppError::Internal("rgb layer size".into()))?.save(&file)
-                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    let img = RgbImage::from_raw(side, side, values.clone()).ok_or_else(|| AppError::Internal("rgb layer size".into()))?;
+                    save_png(&file, &img)?;
                     ("rgb", None, None)
                 }
                 LayerData::Classes { values } => {
-                    GrayImage::from_raw(side, side, values.clone()).ok_or_else(|| AppError::Internal("class layer size".into()))?.save(&file)
-                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    let img = GrayImage::from_raw(side, side, values.clone()).ok_or_else(|| AppError::Internal("class layer size".into()))?;
+                    save_png(&file, &img)?;
                     ("classes", None, None)
                 }
                 LayerData::Map { values } => {
@@ -224,10 +222,8 @@ fn write_layers(dir: &Path, data_dir: &Path, s: &Snapshot) -> AppResult<Vec<Writ
                     let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 0.0) };
                     let span = (hi - lo).max(f32::MIN_POSITIVE);
                     let levels: Vec<u16> = values.iter().map(|v| (((v - lo) / span).clamp(0.0, 1.0) * 65535.0).round() as u16).collect();
-                    ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(side, side, levels)
-                        .ok_or_else(|| AppError::Internal("map layer size".into()))?
-                        .save(&file)
-                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    let img = ImageBuffer::<Luma<u16>, Vec<u16>>::from_raw(side, side, levels).ok_or_else(|| AppError::Internal("map layer size".into()))?;
+                    save_png(&file, &img)?;
                     ("map", Some(lo as f64), Some(hi as f64))
                 }
             };
@@ -243,6 +239,19 @@ fn write_layers(dir: &Path, data_dir: &Path, s: &Snapshot) -> AppResult<Vec<Writ
         }
     }
     Ok(out)
+}
+
+/// Encode to PNG and write atomically: a resumed run rewrites the steps after its
+/// checkpoint while the inspector may be reading them.
+fn save_png<P>(file: &Path, img: &ImageBuffer<P, Vec<P::Subpixel>>) -> AppResult<()>
+where
+    P: image::PixelWithColorType,
+    [P::Subpixel]: image::EncodableLayout,
+{
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).map_err(|e| AppError::Internal(format!("{}: {e}", file.display())))?;
+    crate::files::write_atomic(file, &png, false)?;
+    Ok(())
 }
 
 pub fn sha256_file(path: &Path) -> AppResult<(String, u64)> {

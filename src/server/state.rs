@@ -14,4 +14,6 @@ pub struct AppState {
     pub dataset_roots: Arc<Vec<PathBuf>>,
     /// Required on every request when set (non-loopback binds).
     pub token: Option<Arc<String>>,
+    /// Extra host names accepted in `Host` (lower case); see `security::host_allowed`.
+    pub allowed_hosts: Arc<Vec<String>>,
 }

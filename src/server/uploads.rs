@@ -1,23 +1,30 @@
-//! Uploaded datasets: a zipped folder in any supported layout, unpacked under
-//! `<data-dir>/uploads/` (itself a dataset root). Entries that would escape the folder
-//! (zip-slip) fail the upload; sizes are bounded.
+//! Uploaded datasets: a zipped folder in any supported layout, streamed to disk and
+//! unpacked under `<data-dir>/uploads/` (itself a dataset root). Entries that would escape
+//! the folder (zip-slip) or clash with each other fail the upload with a 400; sizes are
+//! bounded per archive and, over all uploads, by a quota. Nothing is held whole in memory.
 
 use super::error::{AppError, AppResult};
 use serde::Serialize;
-use std::io::{Cursor, Read};
+use std::fs::File;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Most bytes an archive may unpack to.
+/// Most bytes one archive may unpack to.
 pub const MAX_UNPACKED: u64 = 1 << 30;
+/// Most bytes all unpacked uploads together may take.
+pub const QUOTA: u64 = 4 << 30;
 pub const MAX_ENTRIES: usize = 100_000;
 
 #[derive(Debug, Serialize)]
 pub struct Uploaded {
+    /// The folder's name under uploads/ (what `DELETE /api/datasets/{name}` takes).
+    pub name: String,
     /// The dataset folder to put in a config (absolute).
     pub path: String,
     /// voc, folder or photos: the `data.source.kind` that fits.
     pub layout: String,
     pub files: usize,
+    pub bytes: u64,
 }
 
 fn slug(name: &str) -> String {
@@ -41,57 +48,161 @@ pub fn detect_layout(root: &Path) -> Option<&'static str> {
     }
 }
 
-/// Unpack `zip` into a new folder under `uploads_dir` (blocking: call from a blocking task).
-pub fn unpack(zip: &[u8], name: &str, uploads_dir: &Path) -> AppResult<Uploaded> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(|e| AppError::BadRequest(format!("not a readable zip archive: {e}")))?;
+/// Bytes of the regular files under `dir` (links are not followed).
+pub fn folder_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => folder_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// A fresh folder under `uploads_dir` for an upload called `name`: created exclusively, so
+/// two uploads of the same name at the same moment never share one.
+fn fresh_folder(uploads_dir: &Path, name: &str) -> AppResult<(String, PathBuf)> {
+    let base = format!("{}-{}", slug(name), super::db::now_ms());
+    for n in 0..1000 {
+        let folder = if n == 0 { base.clone() } else { format!("{base}-{n}") };
+        let dest = uploads_dir.join(&folder);
+        match std::fs::create_dir(&dest) {
+            Ok(()) => return Ok((folder, dest)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AppError::Conflict("too many uploads of this name at once".into()))
+}
+
+/// Unpack the archive at `zip_path` into a new folder under `uploads_dir` (blocking: call
+/// from a blocking task). The archive file is the caller's to delete.
+pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> AppResult<Uploaded> {
+    let file = File::open(zip_path)?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| AppError::BadRequest(format!("not a readable zip archive: {e}")))?;
     if archive.len() > MAX_ENTRIES {
         return Err(AppError::PayloadTooLarge(format!("the archive has {} entries (at most {MAX_ENTRIES})", archive.len())));
     }
-    let dest = uploads_dir.join(format!("{}-{}", slug(name), super::db::now_ms()));
-    std::fs::create_dir_all(&dest)?;
-    let result = extract(&mut archive, &dest);
+    let used = folder_bytes(uploads_dir);
+    let room = QUOTA.saturating_sub(used).min(MAX_UNPACKED);
+    let (folder, dest) = fresh_folder(uploads_dir, name)?;
+    let result = extract(&mut archive, &dest, room).and_then(|(files, bytes)| {
+        // A zipped folder usually holds one top-level folder: the dataset is inside it.
+        let mut root: PathBuf = dest.clone();
+        let entries: Vec<_> = std::fs::read_dir(&dest)?.flatten().collect();
+        if entries.len() == 1 && entries[0].path().is_dir() {
+            root = entries[0].path();
+        }
+        let layout = detect_layout(&root).ok_or_else(|| {
+            AppError::BadRequest("no dataset found: expected JPEGImages/ + SegmentationClass/ (VOC), images/ + masks/, or image files".into())
+        })?;
+        Ok(Uploaded { name: folder, path: root.canonicalize()?.display().to_string(), layout: layout.into(), files, bytes })
+    });
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&dest);
     }
-    let files = result?;
-    // A zipped folder usually holds one top-level folder: the dataset is inside it.
-    let mut root: PathBuf = dest.clone();
-    let entries: Vec<_> = std::fs::read_dir(&dest)?.flatten().collect();
-    if entries.len() == 1 && entries[0].path().is_dir() {
-        root = entries[0].path();
-    }
-    let layout = detect_layout(&root).ok_or_else(|| {
-        let _ = std::fs::remove_dir_all(&dest);
-        AppError::BadRequest("no dataset found: expected JPEGImages/ + SegmentationClass/ (VOC), images/ + masks/, or image files".into())
-    })?;
-    Ok(Uploaded { path: root.canonicalize()?.display().to_string(), layout: layout.into(), files })
+    result
 }
 
-fn extract(archive: &mut zip::ZipArchive<Cursor<&[u8]>>, dest: &Path) -> AppResult<usize> {
+/// Write every entry under `dest`, streaming, at most `room` bytes in all.
+fn extract(archive: &mut zip::ZipArchive<File>, dest: &Path, room: u64) -> AppResult<(usize, u64)> {
     let mut total = 0u64;
     let mut files = 0;
     for i in 0..archive.len() {
         let mut entry = archive.by_index(i).map_err(|e| AppError::BadRequest(format!("corrupt zip entry {i}: {e}")))?;
+        let shown = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let Some(rel) = entry.enclosed_name() else {
-            return Err(AppError::BadRequest(format!("zip entry '{}' points outside the archive", String::from_utf8_lossy(entry.name_raw()))));
+            return Err(AppError::BadRequest(format!("zip entry '{shown}' points outside the archive")));
+        };
+        // Entries that clash (one name as a file and a folder, or twice) are the archive's
+        // fault: 400. A full disk or a permission problem is the server's (500, logged).
+        let clash = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory | std::io::ErrorKind::IsADirectory => {
+                AppError::BadRequest(format!("zip entry '{shown}' cannot be written ({e}): does another entry use its name as a file and a folder, or twice?"))
+            }
+            _ => AppError::from(e),
         };
         let out = dest.join(&rel);
         if entry.is_dir() {
-            std::fs::create_dir_all(&out)?;
+            std::fs::create_dir_all(&out).map_err(clash)?;
             continue;
         }
         if let Some(parent) = out.parent() {
-            std::fs::create_dir_all(parent)?;
+            std::fs::create_dir_all(parent).map_err(clash)?;
         }
-        let mut buf = Vec::new();
-        let limit = MAX_UNPACKED.saturating_sub(total) + 1;
-        (&mut entry).take(limit).read_to_end(&mut buf).map_err(|e| AppError::BadRequest(format!("zip entry '{}': {e}", rel.display())))?;
-        total += buf.len() as u64;
-        if total > MAX_UNPACKED {
-            return Err(AppError::PayloadTooLarge(format!("the archive unpacks to more than {MAX_UNPACKED} bytes")));
+        // create_new: a second entry of the same name is an error, not an overwrite.
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&out).map_err(clash)?;
+        let limit = room.saturating_sub(total) + 1;
+        let n = std::io::copy(&mut (&mut entry).take(limit), &mut f).map_err(|e| AppError::BadRequest(format!("zip entry '{shown}': {e}")))?;
+        total += n;
+        if total > room {
+            return Err(AppError::PayloadTooLarge(if room < MAX_UNPACKED {
+                format!("the uploads quota ({} GiB) is full: delete uploads you no longer need (DELETE /api/datasets/NAME)", QUOTA >> 30)
+            } else {
+                format!("the archive unpacks to more than {MAX_UNPACKED} bytes")
+            }));
         }
-        std::fs::write(&out, buf)?;
+        f.flush()?;
         files += 1;
     }
-    Ok(files)
+    Ok((files, total))
+}
+
+/// The uploads there are, newest first.
+pub fn list(uploads_dir: &Path) -> Vec<Uploaded> {
+    let Ok(entries) = std::fs::read_dir(uploads_dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<(std::time::SystemTime, Uploaded)> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| {
+            let dest = e.path();
+            let inner: Vec<_> = std::fs::read_dir(&dest).map(|d| d.flatten().collect()).unwrap_or_default();
+            let root = if inner.len() == 1 && inner[0].path().is_dir() { inner[0].path() } else { dest.clone() };
+            let when = e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            let up = Uploaded {
+                name: e.file_name().to_string_lossy().into_owned(),
+                path: root.display().to_string(),
+                layout: detect_layout(&root).unwrap_or("unknown").into(),
+                files: count_files(&dest),
+                bytes: folder_bytes(&dest),
+            };
+            (when, up)
+        })
+        .collect();
+    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.into_iter().map(|(_, u)| u).collect()
+}
+
+fn count_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => count_files(&e.path()),
+            Ok(t) if t.is_file() => 1,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The folder of the upload called `name`: a plain name of an existing folder directly
+/// under `uploads_dir`, nothing else.
+pub fn folder_of(uploads_dir: &Path, name: &str) -> AppResult<PathBuf> {
+    let plain = !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !plain {
+        return Err(AppError::BadRequest(format!("'{}' is not an upload name", name.escape_default())));
+    }
+    let dir = uploads_dir.join(name);
+    if !dir.is_dir() {
+        return Err(AppError::NotFound(format!("no upload '{name}'")));
+    }
+    Ok(dir)
 }

@@ -89,11 +89,7 @@ impl StudyConfig {
         }
         check(!self.name.trim().is_empty(), "name", "must not be empty");
         check(!self.label_ratios.is_empty(), "label_ratios", "list at least one ratio");
-        check(
-            self.label_ratios.iter().all(|r| *r > 0.0 && *r <= 1.0),
-            "label_ratios",
-            "every ratio must be in (0, 1]",
-        );
+        check(self.label_ratios.iter().all(|r| *r > 0.0 && *r <= 1.0), "label_ratios", "every ratio must be in (0, 1]");
         check(
             !(self.label_ratios.contains(&1.0) && self.algorithms.iter().any(|a| *a != Algorithm::Suponly)),
             "label_ratios",
@@ -104,21 +100,37 @@ impl StudyConfig {
         check(!has_duplicates(&self.algorithms), "algorithms", "algorithms must be distinct");
         check(!self.seeds.is_empty(), "seeds", "list at least one seed");
         check(!has_duplicates(&self.seeds), "seeds", "seeds must be distinct");
-        check(self.iterations != Some(0), "iterations", "must be at least 1");
-        if let (Some(&r), Some(&a), Some(&seed)) = (self.label_ratios.first(), self.algorithms.first(), self.seeds.first())
-            && let Err(ConfigErrors(run_errs)) = self.cell(a, r, seed).config.validate()
-        {
-            for e in run_errs {
-                // label_ratio comes from the study's list: name that list, not the template.
-                let field = if e.field == "data.label_ratio" { "label_ratios".to_string() } else { format!("run.{}", e.field) };
-                errs.push(FieldError { field, message: e.message });
+        let max_it = crate::config::limits::MAX_ITERATIONS;
+        check(self.iterations.is_none_or(|n| (1..=max_it).contains(&n)), "iterations", &format!("must be between 1 and {max_it}"));
+        // One cell per algorithm: they differ in what they hold in memory (GCT: two models
+        // and F; SupOnly: one), so each is checked against the memory estimate.
+        let mut run_errs: Vec<FieldError> = Vec::new();
+        if let (Some(&r), Some(&seed)) = (self.label_ratios.first(), self.seeds.first()) {
+            for &a in &self.algorithms {
+                if let Err(ConfigErrors(found)) = self.cell(a, r, seed).config.validate() {
+                    for e in found {
+                        if !run_errs.iter().any(|x| x.field == e.field) {
+                            run_errs.push(e);
+                        }
+                    }
+                }
             }
+        }
+        for e in run_errs {
+            // label_ratio comes from the study's list: name that list, not the template.
+            let field = match e.field.as_str() {
+                "data.label_ratio" => "label_ratios".to_string(),
+                // Already reported on the study's own budget.
+                "train.iterations" if self.iterations.is_some() => continue,
+                other => format!("run.{other}"),
+            };
+            errs.push(FieldError { field, message: e.message });
         }
         if errs.is_empty() { Ok(()) } else { Err(ConfigErrors(errs)) }
     }
 
     pub fn cell_count(&self) -> usize {
-        self.label_ratios.len() * self.algorithms.len() * self.seeds.len()
+        self.label_ratios.len().saturating_mul(self.algorithms.len()).saturating_mul(self.seeds.len())
     }
 
     /// The runs of the study in queue order: seed by seed, then ratio by ratio, then
@@ -182,11 +194,7 @@ pub const MAX_RUNS: usize = 1000;
 /// "1/8" for 0.125, "0.3" for ratios that are not 1/n.
 pub fn ratio_label(r: f64) -> String {
     let inv = 1.0 / r;
-    if (inv - inv.round()).abs() < 1e-6 {
-        if inv.round() == 1.0 { "full".into() } else { format!("1/{}", inv.round()) }
-    } else {
-        format!("{r}")
-    }
+    if (inv - inv.round()).abs() < 1e-6 { if inv.round() == 1.0 { "full".into() } else { format!("1/{}", inv.round()) } } else { format!("{r}") }
 }
 
 fn has_duplicates<T: PartialEq>(v: &[T]) -> bool {

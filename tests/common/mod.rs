@@ -102,6 +102,7 @@ pub async fn start(name: &str, datasets: Vec<PathBuf>, token: Option<&str>, addr
         token: token.map(str::to_string),
         concurrency: 1,
         static_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
+        allowed_hosts: vec!["dashboard.test".into()],
     };
     let (app, _) = build(&opts).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -128,7 +129,6 @@ pub async fn wait_run(c: &reqwest::Client, base: &str, id: i64, secs: u64, what:
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-
 
 /// A zip archive of (name, bytes) entries.
 pub fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {

@@ -3,13 +3,14 @@
 //! get a `lagged` event and re-read the metrics API (the polling fallback).
 
 use super::runs_api::run_id;
-use crate::server::error::AppResult;
+use crate::server::error::{AppError, AppResult};
 use crate::server::state::AppState;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -19,23 +20,51 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/live", get(all)).route("/api/runs/{id}/live", get(one))
 }
 
-fn stream(s: &AppState, only: Option<i64>) -> impl Stream<Item = Result<Event, Infallible>> + use<> {
-    BroadcastStream::new(s.runs.live.subscribe()).filter_map(move |item| match item {
+/// Most event streams open at once (each holds a connection and a broadcast receiver).
+pub const MAX_LIVE_CLIENTS: usize = 256;
+static LIVE_CLIENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// One open stream; counted until the client goes away and the stream is dropped.
+struct Slot;
+
+impl Slot {
+    fn take() -> AppResult<Self> {
+        let prev = LIVE_CLIENTS.fetch_add(1, Ordering::SeqCst);
+        if prev >= MAX_LIVE_CLIENTS {
+            LIVE_CLIENTS.fetch_sub(1, Ordering::SeqCst);
+            return Err(AppError::Unavailable(format!("{MAX_LIVE_CLIENTS} live streams are open: close some tabs, or poll the metrics API")));
+        }
+        Ok(Slot)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        LIVE_CLIENTS.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn stream(s: &AppState, only: Option<i64>) -> AppResult<impl Stream<Item = Result<Event, Infallible>> + use<>> {
+    let slot = Slot::take()?;
+    Ok(BroadcastStream::new(s.runs.live.subscribe()).filter_map(move |item| match item {
         Ok(e) if only.is_none_or(|id| id == e.run_id) => {
             let data = serde_json::json!({ "run_id": e.run_id, "data": e.data });
             Some(Ok(Event::default().event(e.kind).data(data.to_string())))
         }
         Ok(_) => None,
-        Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(Event::default().event("lagged").data(n.to_string()))),
-    })
+        Err(BroadcastStreamRecvError::Lagged(n)) => {
+            let _held = &slot;
+            Some(Ok(Event::default().event("lagged").data(n.to_string())))
+        }
+    }))
 }
 
-async fn all(State(s): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    Sse::new(stream(&s, None)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+async fn all(State(s): State<AppState>) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    Ok(Sse::new(stream(&s, None)?).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 async fn one(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = run_id(&id)?;
     crate::server::db::get_run(&s.db, id).await?;
-    Ok(Sse::new(stream(&s, Some(id))).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(stream(&s, Some(id))?).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -9,11 +9,11 @@ use crate::server::db::{self, CheckpointRow, EventRow, RunRow, now_ms};
 use crate::server::error::AppError;
 use crate::server::state::AppState;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -104,9 +104,7 @@ struct RunsQuery {
 async fn runs_page(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> PageResult {
     let status = q.status.unwrap_or_default();
     let tag = q.tag.unwrap_or_default();
-    let rows = db::list_runs(&s.db, Some(status.as_str()).filter(|v| !v.is_empty()), Some(tag.as_str()).filter(|v| !v.is_empty()))
-        .await
-        .map_err(html_err)?;
+    let rows = db::list_runs(&s.db, Some(status.as_str()).filter(|v| !v.is_empty()), Some(tag.as_str()).filter(|v| !v.is_empty())).await.map_err(html_err)?;
     page(RunsPage {
         runs: rows.iter().map(line).collect(),
         statuses: vec!["queued", "running", "stopping", "stopped", "finished", "failed", "interrupted"],
@@ -150,6 +148,8 @@ struct NewRunPage {
     source_path: String,
     datasets: Vec<String>,
     tags: String,
+    /// Largest upload in bytes (the page refuses bigger files before sending them).
+    max_upload: usize,
 }
 
 fn new_run_page(s: &AppState, config: &RunConfig, typed: &[(String, String)], errors: Vec<FieldError>) -> NewRunPage {
@@ -167,6 +167,7 @@ fn new_run_page(s: &AppState, config: &RunConfig, typed: &[(String, String)], er
         source_path: get("data.source.path").unwrap_or(path),
         datasets: datasets::list(&s.dataset_roots),
         tags: get("tags").unwrap_or_default(),
+        max_upload: crate::server::BODY_LIMIT,
     }
 }
 
@@ -178,10 +179,8 @@ struct NewQuery {
 }
 
 async fn new_page(State(s): State<AppState>, Query(q): Query<NewQuery>) -> PageResult {
-    let typed: Vec<(String, String)> = [("data.source.kind", q.kind), ("data.source.path", q.path)]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
-        .collect();
+    let typed: Vec<(String, String)> =
+        [("data.source.kind", q.kind), ("data.source.path", q.path)].into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect();
     page(new_run_page(&s, &RunConfig::shapes_demo(Algorithm::Gct), &typed, Vec::new()))
 }
 

@@ -9,7 +9,7 @@ use crate::server::state::AppState;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use image::{DynamicImage, ImageFormat, Rgba, RgbaImage};
@@ -112,11 +112,25 @@ fn decode(row: &LayerRow, img: &DynamicImage) -> Vec<f64> {
     }
 }
 
-async fn layer_png(State(s): State<AppState>, Path((id, step, probe, layer)): Path<(String, String, String, String)>, Query(r): Query<Render>) -> AppResult<Response> {
+async fn layer_png(
+    State(s): State<AppState>,
+    Path((id, step, probe, layer)): Path<(String, String, String, String)>,
+    Query(r): Query<Render>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let (id, step, probe) = (run_id(&id)?, number(&step, "step")?, number(&probe, "probe")?);
     let layer = layer.strip_suffix(".png").unwrap_or(&layer);
     let row = db::layer(&s.db, id, step, probe, layer).await?;
     let cmap = colormap(r.cmap.as_deref())?;
+    // A resumed run rewrites the snapshots after its checkpoint under the same URLs, so
+    // browsers revalidate (no-cache) against an ETag of the file's version and the rendering.
+    let meta = tokio::fs::metadata(s.data_dir.join(&row.path)).await?;
+    let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    let etag = format!("\"{:x}-{modified:x}-{}-{}\"", meta.len(), r.cmap.as_deref().unwrap_or("viridis"), r.overlay.unwrap_or(false));
+    let cache = [(header::ETAG, etag.clone()), (header::CACHE_CONTROL, "private, no-cache".to_string())];
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
     let img = load(&s, &row).await?;
     let (w, h) = (img.width(), img.height());
     let out = match row.kind.as_str() {
@@ -146,7 +160,7 @@ async fn layer_png(State(s): State<AppState>, Path((id, step, probe, layer)): Pa
     };
     let mut png = Vec::new();
     out.write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(([(header::CONTENT_TYPE, "image/png"), (header::CACHE_CONTROL, "public, max-age=86400, immutable")], png).into_response())
+    Ok(([(header::CONTENT_TYPE, "image/png")], cache, png).into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,7 +170,11 @@ pub struct Pixel {
 }
 
 /// Every layer's value at (x, y) of one probe at one step.
-async fn values(State(s): State<AppState>, Path((id, step, probe)): Path<(String, String, String)>, Query(p): Query<Pixel>) -> AppResult<Json<serde_json::Value>> {
+async fn values(
+    State(s): State<AppState>,
+    Path((id, step, probe)): Path<(String, String, String)>,
+    Query(p): Query<Pixel>,
+) -> AppResult<Json<serde_json::Value>> {
     let (id, step, probe) = (run_id(&id)?, number(&step, "step")?, number(&probe, "probe")?);
     let rows: Vec<LayerRow> = db::layers(&s.db, id, step).await?.into_iter().filter(|r| r.probe == probe).collect();
     if rows.is_empty() {

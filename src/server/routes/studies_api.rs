@@ -43,7 +43,9 @@ pub fn parse_study(body: CreateStudy, roots: &[std::path::PathBuf]) -> AppResult
     let mut config = match (body.config, body.toml) {
         (Some(c), None) => StudyConfig::from_json(c)?,
         (None, Some(t)) => StudyConfig::from_toml(&t)?,
-        _ => return Err(AppError::BadRequest("give exactly one of 'config' or 'toml'".into())),
+        _ => {
+            return Err(AppError::BadRequest("give exactly one of 'config' or 'toml'".into()));
+        }
     };
     config.run = confine_config(config.run, roots)?;
     Ok(config)
@@ -91,7 +93,11 @@ async fn view(s: &AppState, row: StudyRow) -> AppResult<StudyView> {
 async fn list(State(s): State<AppState>) -> AppResult<Json<Vec<StudyView>>> {
     let mut out = Vec::new();
     for row in studies::list(&s.db).await? {
-        out.push(view(&s, row).await?);
+        // One unreadable study (written by an older version) must not hide the others.
+        match view(&s, row).await {
+            Ok(v) => out.push(v),
+            Err(e) => tracing::warn!("study list: {e}"),
+        }
     }
     Ok(Json(out))
 }
@@ -141,8 +147,11 @@ async fn table(State(s): State<AppState>, Path(id): Path<String>, Query(q): Quer
     Ok(match q.format.as_deref().unwrap_or("json") {
         "json" => Json(table).into_response(),
         "csv" => ([(header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("csv"))], table.to_csv()).into_response(),
-        "md" => ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("md"))], table.to_markdown()).into_response(),
-        other => return Err(AppError::BadRequest(format!("format '{other}' is not one of json, csv, md"))),
+        "md" => ([(header::CONTENT_TYPE, "text/markdown; charset=utf-8".to_string()), (header::CONTENT_DISPOSITION, file("md"))], table.to_markdown())
+            .into_response(),
+        other => {
+            return Err(AppError::BadRequest(format!("format '{other}' is not one of json, csv, md")));
+        }
     })
 }
 

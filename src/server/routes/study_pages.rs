@@ -7,14 +7,14 @@ use crate::config::{Algorithm, FieldError};
 use crate::server::error::AppError;
 use crate::server::state::AppState;
 use crate::server::studies::{self, Progress};
+use crate::study::StudyConfig;
 use crate::study::config::ratio_label;
 use crate::study::table::algorithm_label;
-use crate::study::StudyConfig;
 use askama::Template;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use axum::Router;
 use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
@@ -24,7 +24,6 @@ pub fn router() -> Router<AppState> {
         .route("/studies/{id}", get(study_page))
         .route("/studies/{id}/{action}", post(action))
 }
-
 
 struct StudyLine {
     id: i64,
@@ -43,7 +42,14 @@ struct StudiesPage {
 async fn list_page(State(s): State<AppState>) -> PageResult {
     let mut studies = Vec::new();
     for row in studies::list(&s.db).await.map_err(html_err)? {
-        let config = row.config().map_err(html_err)?;
+        // One unreadable study (written by an older version) must not hide the others.
+        let config = match row.config() {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("study list: {e}");
+                continue;
+            }
+        };
         let runs = studies::runs(&s.db, row.id).await.map_err(html_err)?;
         studies.push(StudyLine {
             id: row.id,
@@ -282,7 +288,8 @@ async fn action(State(s): State<AppState>, Path((id, action)): Path<(String, Str
             let get = |k: &str| fields.iter().filter(|(f, _)| f == k).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
             let ratios = parse_list::<f64>(&get("label_ratios").join(","), "label_ratios").map_err(html_err)?;
             let seeds = parse_list::<u64>(&get("seeds").join(","), "seeds").map_err(html_err)?;
-            let algorithms = get("algorithm").iter().map(|a| a.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>().map_err(|e| html_err(AppError::BadRequest(e)))?;
+            let algorithms =
+                get("algorithm").iter().map(|a| a.parse::<Algorithm>()).collect::<Result<Vec<_>, _>>().map_err(|e| html_err(AppError::BadRequest(e)))?;
             studies::extend(&s.db, &s.runs, id, &ratios, &algorithms, &seeds).await
         }
         other => return Err(AppError::NotFound(format!("no action '{other}'")).into_html()),
