@@ -6,15 +6,15 @@
 //! Fixed config: 64x64 crops, K = 4, batch 4 labelled + 4 unlabelled (SupOnly: 8
 //! labelled), T1 = T2 = UNet of 3 levels, base width 16; F with ndf 32 and 3 stride-2 stages.
 
+use burn::tensor::Tensor;
 use clap::Args;
 use flawmap::config::{Algorithm, Arch, NetConfig, RunConfig};
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::data::shapes;
 use flawmap::device::{self, DeviceChoice};
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, StepParams, dual_step, gct_step, suponly_step};
+use flawmap::engine::step::{DeviceBatch, Phases, StepParams, dual_step, gct_step_timed, suponly_step_timed};
 use flawmap::host::to_f32;
-use burn::tensor::Tensor;
 use std::time::Instant;
 
 #[derive(Args, Debug, Clone)]
@@ -31,6 +31,15 @@ pub struct BenchArgs {
     /// Untimed warm-up iterations (shader compilation on wgpu happens here).
     #[arg(long, default_value_t = 3)]
     warmup: usize,
+    /// Also print where an iteration's time goes, phase by phase (median ms per phase over
+    /// the timed iterations). Exact on the CPU (flex runs eagerly); on wgpu each phase is
+    /// closed by a read-back, which adds sync points.
+    #[arg(long)]
+    profile: bool,
+    /// Instead of whole iterations, time single layers at the bench shapes (forward, and
+    /// forward + backward), through burn's convolution and through the matmul forms.
+    #[arg(long)]
+    ops: bool,
     /// Internal: measure one (algorithm, device) in this process.
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -66,6 +75,9 @@ fn parse_alg(s: &str) -> Result<Algorithm, String> {
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {
+    if args.ops {
+        return super::bench_ops::run(args.iters.max(3));
+    }
     if let Some(one) = &args.one {
         let (alg, dev) = one.split_once('@').ok_or("--one takes ALG@DEVICE")?;
         return measure(parse_alg(alg)?, dev.parse()?, &args);
@@ -75,6 +87,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         for alg in args.algorithms.split(',') {
             let status = std::process::Command::new(&exe)
                 .args(["bench", "--iters", &args.iters.to_string(), "--warmup", &args.warmup.to_string(), "--one", &format!("{alg}@{dev}")])
+                .args(args.profile.then_some("--profile"))
                 .status()
                 .map_err(|e| e.to_string())?;
             if !status.success() {
@@ -114,18 +127,25 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
     };
     let mut times = Vec::new();
     let mut batch_size = 0;
+    let mut clock = PhaseClock::new((args.profile && choice == DeviceChoice::Wgpu).then(|| dev.clone()));
     for it in 0..args.warmup + args.iters {
+        let t_data = Instant::now();
         let hb = batcher.batch(it, &data, &config);
+        let data_ms = t_data.elapsed().as_secs_f64() * 1000.0;
         batch_size = hb.n;
         let t0 = Instant::now();
+        clock.start(it >= args.warmup);
+        clock.add("host batch: crop, flip, noise (not in the total)", data_ms);
         let batch = DeviceBatch::upload(&hb, &dev);
+        clock.mark("batch upload");
         let losses = match algorithm {
-            Algorithm::Gct => gct_step(&mut nets, &mut opts, &batch, &task, &hp),
+            Algorithm::Gct => gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, &mut clock),
             Algorithm::Dual => dual_step(&mut nets, &mut opts, &batch, &task, &hp),
-            Algorithm::Suponly => suponly_step(&mut nets, &mut opts, &batch, &task, &hp),
+            Algorithm::Suponly => suponly_step_timed(&mut nets, &mut opts, &batch, &task, &hp, &mut clock),
         };
         // Reading the losses back waits for the device: the time includes all its work.
         let _ = to_f32(Tensor::cat(losses.terms, 0));
+        clock.mark("loss read-back");
         if it >= args.warmup {
             times.push(t0.elapsed().as_secs_f64() * 1000.0);
         }
@@ -148,7 +168,71 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
         "version": env!("CARGO_PKG_VERSION"),
     });
     println!("{line}");
+    if args.profile {
+        clock.print(&format!("{algorithm} on {}", acquired.name), median);
+    }
     Ok(())
+}
+
+/// Per-phase wall times of the timed iterations (`--profile`).
+struct PhaseClock {
+    last: Instant,
+    on: bool,
+    /// Waited for at each mark (wgpu); None on eager backends.
+    sync: Option<burn::tensor::Device>,
+    phases: Vec<(&'static str, Vec<f64>)>,
+}
+
+impl PhaseClock {
+    fn new(sync: Option<burn::tensor::Device>) -> Self {
+        Self { last: Instant::now(), on: false, sync, phases: Vec::new() }
+    }
+
+    fn start(&mut self, timed: bool) {
+        self.on = timed;
+        self.last = Instant::now();
+    }
+
+    fn add(&mut self, phase: &'static str, ms: f64) {
+        if !self.on {
+            return;
+        }
+        match self.phases.iter_mut().find(|(p, _)| *p == phase) {
+            Some((_, v)) => v.push(ms),
+            None => self.phases.push((phase, vec![ms])),
+        }
+    }
+
+    fn print(&self, title: &str, total_ms: f64) {
+        println!("\nwhere a {title} iteration goes (median of {} iterations; total {total_ms:.1} ms):", self.phases.first().map_or(0, |p| p.1.len()));
+        println!("{:<52} {:>9} {:>7}", "phase", "ms", "share");
+        let mut sum = 0.0;
+        for (phase, v) in &self.phases {
+            let mut v = v.clone();
+            v.sort_by(f64::total_cmp);
+            let med = v[v.len() / 2];
+            let in_total = !phase.contains("not in the total");
+            if in_total {
+                sum += med;
+            }
+            let share = if in_total { format!("{:>6.1}%", 100.0 * med / total_ms) } else { "      -".into() };
+            println!("{phase:<52} {med:>9.1} {share}");
+        }
+        println!("{:<52} {sum:>9.1} {:>6.1}%", "sum of phase medians", 100.0 * sum / total_ms);
+    }
+}
+
+impl Phases for PhaseClock {
+    fn mark(&mut self, phase: &'static str) {
+        if let Some(d) = &self.sync {
+            // wgpu queues work: wait for it so the time lands in this phase.
+            let _ = d.sync();
+        }
+        let now = Instant::now();
+        let ms = (now - self.last).as_secs_f64() * 1000.0;
+        self.add(phase, ms);
+        self.last = Instant::now();
+    }
 }
 
 #[cfg(test)]

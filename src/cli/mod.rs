@@ -1,6 +1,7 @@
 //! Subcommands of the `flawmap` binary.
 
 pub mod bench;
+pub mod bench_ops;
 pub mod eval;
 pub mod study;
 pub mod table;

@@ -8,14 +8,14 @@
 //! evaluation) are updated once per iteration instead of twice.
 
 use super::nets::{Nets, Optimisers, step_task_net};
+use crate::data::batches::HostBatch;
 use crate::gct::losses::{dc_loss, fc_loss, flaw_detector_loss};
 use crate::gct::targets::{FlawParams, dc_targets, flaw_target, handle_flaw};
+use crate::host::{f32_tensor, i32_tensor};
 use crate::models::flaw_detector::FlawDetector;
 use crate::task::{Labels, Task};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use crate::data::batches::HostBatch;
-use crate::host::{f32_tensor, i32_tensor};
 use burn::tensor::{Device, Tensor};
 
 /// The batch on the training (autodiff) device; the first `n_labeled` samples are labelled.
@@ -61,6 +61,17 @@ pub struct StepLosses {
     pub shares: Option<[Tensor<1>; 3]>,
 }
 
+/// Marks the end of each phase of an iteration, for `flawmap bench --profile`. The engine
+/// passes `()`, which does nothing. On an eager backend (flex) the time between two marks is
+/// that phase's work; on wgpu it is only what was queued, unless the marker syncs.
+pub trait Phases {
+    fn mark(&mut self, phase: &'static str);
+}
+
+impl Phases for () {
+    fn mark(&mut self, _: &'static str) {}
+}
+
 fn zero(like: &Tensor<1>) -> Tensor<1> {
     like.zeros_like().detach()
 }
@@ -69,6 +80,18 @@ fn zero(like: &Tensor<1>) -> Tensor<1> {
 /// says the other is better, and from F where both are bad. F's parameters do not move.
 /// Returns the detached activated predictions for the F step.
 pub fn gct_task_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> (StepLosses, Tensor<4>, Tensor<4>) {
+    gct_task_step_timed(nets, opts, batch, task, hp, &mut ())
+}
+
+/// [`gct_task_step`] with its phases marked.
+pub fn gct_task_step_timed(
+    nets: &mut Nets,
+    opts: &mut Optimisers,
+    batch: &DeviceBatch,
+    task: &Task,
+    hp: &StepParams,
+    ph: &mut impl Phases,
+) -> (StepLosses, Tensor<4>, Tensor<4>) {
     let f = nets.f.as_ref().expect("gct has a flaw detector");
     // Frozen F: its parameters get no gradient; BatchNorm stays in train mode as in the
     // reference, and its running statistics (shared with F) may update.
@@ -77,11 +100,14 @@ pub fn gct_task_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch
     let t2 = nets.t2.as_ref().expect("gct has T2");
     let (out1, out2) = (nets.t1.forward(x.clone()), t2.forward(x.clone()));
     let (p1, p2) = (task.activate(out1.clone()), task.activate(out2.clone()));
+    ph.mark("task forward: T1, T2");
     let (f1, f2) = (frozen.forward(x.clone(), p1.clone()), frozen.forward(x, p2.clone()));
+    ph.mark("F forward (frozen) on T1, T2");
 
     let (h1, h2) = (handle_flaw(f1.clone().detach(), &hp.flaw), handle_flaw(f2.clone().detach(), &hp.flaw));
     let (p1d, p2d) = (p1.clone().detach(), p2.clone().detach());
     let dc = dc_targets(p1d.clone(), p2d.clone(), h1, h2, hp.flaw.xi);
+    ph.mark("flaw handler H + dc targets");
 
     let n_l = batch.n_labeled;
     let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), &batch.labels);
@@ -91,44 +117,67 @@ pub fn gct_task_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch
     let fc1 = fc_loss(f1, dc.fc_mask.clone(), hp.lambda_fc);
     let fc2 = fc_loss(f2, dc.fc_mask.clone(), hp.lambda_fc);
     let total = sup1.clone() + dc1.clone() + fc1.clone() + sup2.clone() + dc2.clone() + fc2.clone();
+    ph.mark("task losses: sup, dc, fc");
 
     // The two models' losses are independent, so one backward gives each its own gradients.
     let mut grads = total.backward();
+    ph.mark("task backward (through frozen F)");
     let t1 = nets.t1.clone();
     nets.t1 = step_task_net(t1, &mut opts.t1, hp.lr, hp.head_lr_mult, &mut grads);
     let t2 = nets.t2.take().expect("gct has T2");
     nets.t2 = Some(step_task_net(t2, opts.t2.as_mut().expect("T2 optimiser"), hp.lr, hp.head_lr_mult, &mut grads));
+    ph.mark("task optimiser steps");
 
     let shares = [dc.dc_mask1.mean(), dc.dc_mask2.mean(), dc.fc_mask.mean()];
-    let losses = StepLosses {
-        terms: [sup1, dc1, fc1, sup2, dc2, fc2].into_iter().map(Tensor::detach).collect(),
-        fd: None,
-        shares: Some(shares),
-    };
+    let losses = StepLosses { terms: [sup1, dc1, fc1, sup2, dc2, fc2].into_iter().map(Tensor::detach).collect(), fd: None, shares: Some(shares) };
     (losses, p1d, p2d)
 }
 
 /// Step 3 of GCT: F learns to regress C(p, y) on the labelled slice, from the detached
 /// predictions of step 1. No gradient reaches the task models.
 pub fn gct_flaw_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, p1: Tensor<4>, p2: Tensor<4>) -> Tensor<1> {
+    gct_flaw_step_timed(nets, opts, batch, task, hp, p1, p2, &mut ())
+}
+
+/// [`gct_flaw_step`] with its phases marked.
+#[allow(clippy::too_many_arguments)]
+pub fn gct_flaw_step_timed(
+    nets: &mut Nets,
+    opts: &mut Optimisers,
+    batch: &DeviceBatch,
+    task: &Task,
+    hp: &StepParams,
+    p1: Tensor<4>,
+    p2: Tensor<4>,
+    ph: &mut impl Phases,
+) -> Tensor<1> {
     let n_l = batch.n_labeled;
     let f: FlawDetector = nets.f.take().expect("gct has a flaw detector");
     // F runs on the full batch and is sliced, so its batch statistics match the reference.
     let f1 = f.forward(batch.input.clone(), p1.clone()).narrow(0, 0, n_l);
     let f2 = f.forward(batch.input.clone(), p2.clone()).narrow(0, 0, n_l);
+    ph.mark("F forward (F step) on T1, T2");
     let y = task.label_as_pred(&batch.labels);
     let c1 = flaw_target(p1.narrow(0, 0, n_l), y.clone(), &hp.flaw);
     let c2 = flaw_target(p2.narrow(0, 0, n_l), y, &hp.flaw);
+    ph.mark("C(.) targets: blur, dilate, normalise");
     let loss = flaw_detector_loss(f1, c1, f2, c2, hp.fd_scale);
     let grads = GradientsParams::from_grads(loss.backward(), &f);
+    ph.mark("F loss + backward");
     nets.f = Some(opts.f.as_mut().expect("F optimiser").step(hp.fd_lr, f, grads));
+    ph.mark("F optimiser step");
     loss.detach()
 }
 
 /// A whole GCT iteration: task step, then F step.
 pub fn gct_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
-    let (mut losses, p1, p2) = gct_task_step(nets, opts, batch, task, hp);
-    losses.fd = Some(gct_flaw_step(nets, opts, batch, task, hp, p1, p2));
+    gct_step_timed(nets, opts, batch, task, hp, &mut ())
+}
+
+/// [`gct_step`] with its phases marked.
+pub fn gct_step_timed(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, ph: &mut impl Phases) -> StepLosses {
+    let (mut losses, p1, p2) = gct_task_step_timed(nets, opts, batch, task, hp, ph);
+    losses.fd = Some(gct_flaw_step_timed(nets, opts, batch, task, hp, p1, p2, ph));
     losses
 }
 
@@ -155,11 +204,20 @@ pub fn dual_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, ta
 
 /// SupOnly: T1 alone with L_sup on an all-labelled batch.
 pub fn suponly_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
+    suponly_step_timed(nets, opts, batch, task, hp, &mut ())
+}
+
+/// [`suponly_step`] with its phases marked.
+pub fn suponly_step_timed(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, ph: &mut impl Phases) -> StepLosses {
     let out = nets.t1.forward(batch.input.clone());
+    ph.mark("task forward: T1");
     let sup = task.supervised_loss(out.narrow(0, 0, batch.n_labeled), &batch.labels);
+    ph.mark("task losses: sup");
     let mut grads = sup.backward();
+    ph.mark("task backward");
     let t1 = nets.t1.clone();
     nets.t1 = step_task_net(t1, &mut opts.t1, hp.lr, hp.head_lr_mult, &mut grads);
+    ph.mark("task optimiser steps");
     let z = zero(&sup);
     StepLosses { terms: vec![sup.detach(), z.clone(), z], fd: None, shares: None }
 }

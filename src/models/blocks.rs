@@ -60,8 +60,7 @@ pub fn resize_bilinear(x: Tensor<4>, out_h: usize, out_w: usize, align_corners: 
     }
     let device = x.device();
     let rows = Tensor::<2>::from_data(TensorData::new(linear_resize_matrix(h, out_h, align_corners), [out_h, h]), &device);
-    let cols = Tensor::<2>::from_data(TensorData::new(linear_resize_matrix(w, out_w, align_corners), [out_w, w]), &device)
-        .transpose();
+    let cols = Tensor::<2>::from_data(TensorData::new(linear_resize_matrix(w, out_w, align_corners), [out_w, w]), &device).transpose();
     let y = x.matmul(cols.unsqueeze::<4>());
     rows.unsqueeze::<4>().matmul(y)
 }

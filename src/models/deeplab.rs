@@ -24,10 +24,7 @@ pub struct DeepLab {
 /// Atrous rates for a feature map of `feature` pixels: scaled, at least 1, distinct where
 /// the size allows.
 pub fn atrous_rates(feature: usize) -> Vec<usize> {
-    let mut rates: Vec<usize> = REFERENCE_RATES
-        .iter()
-        .map(|&r| ((r as f64 * feature as f64 / REFERENCE_FEATURE).round() as usize).max(1))
-        .collect();
+    let mut rates: Vec<usize> = REFERENCE_RATES.iter().map(|&r| ((r as f64 * feature as f64 / REFERENCE_FEATURE).round() as usize).max(1)).collect();
     for i in 1..rates.len() {
         if rates[i] <= rates[i - 1] {
             rates[i] = rates[i - 1] + 1;
@@ -51,12 +48,7 @@ impl DeepLab {
         let feature = spec.crop_size >> depth;
         let aspp = atrous_rates(feature)
             .into_iter()
-            .map(|r| {
-                Conv2dConfig::new([top, spec.out_channels], [3, 3])
-                    .with_dilation([r, r])
-                    .with_padding(PaddingConfig2d::Explicit(r, r, r, r))
-                    .init(device)
-            })
+            .map(|r| Conv2dConfig::new([top, spec.out_channels], [3, 3]).with_dilation([r, r]).with_padding(PaddingConfig2d::Explicit(r, r, r, r)).init(device))
             .collect();
         Self { stages, dilated, aspp, residual: spec.residual }
     }
@@ -68,12 +60,7 @@ impl DeepLab {
         for s in self.stages.iter().chain(self.dilated.iter()) {
             f = s.forward(f);
         }
-        let logits = self
-            .aspp
-            .iter()
-            .map(|branch| branch.forward(f.clone()))
-            .reduce(|a, b| a + b)
-            .expect("at least one ASPP branch");
+        let logits = self.aspp.iter().map(|branch| branch.forward(f.clone())).reduce(|a, b| a + b).expect("at least one ASPP branch");
         let out = resize_bilinear(logits, h, w, true);
         if self.residual { out + input } else { out }
     }

@@ -4,6 +4,7 @@ pub mod blocks;
 pub mod deeplab;
 pub mod flaw_detector;
 pub mod init;
+pub mod matmul_conv;
 pub mod unet;
 
 use crate::config::{Arch, NetConfig};

@@ -36,13 +36,9 @@ pub struct Unet {
 impl Unet {
     pub fn new(width: usize, depth: usize, spec: TaskNetSpec, device: &Device) -> Self {
         let ch = |level: usize| width << level;
-        let down = (0..depth)
-            .map(|l| DoubleConv::new(if l == 0 { spec.in_channels } else { ch(l - 1) }, ch(l), device))
-            .collect();
+        let down = (0..depth).map(|l| DoubleConv::new(if l == 0 { spec.in_channels } else { ch(l - 1) }, ch(l), device)).collect();
         // up[i] / merge[i] bring level i+1 back to level i.
-        let up = (0..depth - 1)
-            .map(|l| ConvTranspose2dConfig::new([ch(l + 1), ch(l)], [2, 2]).with_stride([2, 2]).init(device))
-            .collect();
+        let up = (0..depth - 1).map(|l| ConvTranspose2dConfig::new([ch(l + 1), ch(l)], [2, 2]).with_stride([2, 2]).init(device)).collect();
         let merge = (0..depth - 1).map(|l| DoubleConv::new(2 * ch(l), ch(l), device)).collect();
         Self {
             down,
@@ -68,9 +64,10 @@ impl Unet {
         skips.pop();
         for l in (0..self.up.len()).rev() {
             let skip = skips.pop().expect("one skip per level");
-            h = self.merge[l].forward(Tensor::cat(vec![skip, self.up[l].forward(h)], 1));
+            let up = super::matmul_conv::forward_transpose(&self.up[l], h);
+            h = self.merge[l].forward(Tensor::cat(vec![skip, up], 1));
         }
-        let out = self.head.forward(h);
+        let out = super::matmul_conv::forward(&self.head, h);
         if self.residual { out + input } else { out }
     }
 }
