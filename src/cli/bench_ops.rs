@@ -28,6 +28,20 @@ fn time(n: usize, mut f: impl FnMut() -> Tensor<1>) -> f64 {
     )
 }
 
+/// [burn forward, burn forward + backward, matmul forward, matmul forward + backward] of a
+/// layer whose forward is `fwd(use_matmul)` and whose weight is `weight`.
+fn layer_row(n: usize, fwd: impl Fn(bool) -> Tensor<4>, weight: Tensor<4>) -> [f64; 4] {
+    let mut out = [0.0; 4];
+    for (i, mm) in [false, true].into_iter().enumerate() {
+        out[2 * i] = time(n, || fwd(mm).detach().sum());
+        out[2 * i + 1] = time(n, || {
+            let g = fwd(mm).sum().backward();
+            weight.grad(&g).expect("the weight has a gradient").sum()
+        });
+    }
+    out
+}
+
 pub fn run(n: usize) -> Result<(), String> {
     let dev = Device::flex().autodiff();
     println!("{:<44} {:>9} {:>9} {:>11} {:>11}", "layer (batch 8)", "burn fwd", "burn f+b", "matmul fwd", "matmul f+b");
@@ -48,39 +62,13 @@ pub fn run(n: usize) -> Result<(), String> {
     for (label, cin, cout, k, stride, pad, side) in convs {
         let conv = Conv2dConfig::new([cin, cout], [k, k]).with_stride([stride, stride]).with_padding(pad).init(&dev);
         let x = Tensor::<4>::random([8, cin, side, side], Distribution::Normal(0.0, 1.0), &dev).require_grad();
-        let fwd = |mm: bool| {
-            if mm { matmul_conv::conv2d(&conv, x.clone()) } else { conv.forward(x.clone()) }
-        };
-        let row: Vec<f64> = [false, true]
-            .into_iter()
-            .flat_map(|mm| {
-                let f = time(n, || fwd(mm).detach().sum());
-                let fb = time(n, || {
-                    let g = fwd(mm).sum().backward();
-                    conv.weight.val().grad(&g).expect("grad").sum()
-                });
-                [f, fb]
-            })
-            .collect();
+        let row = layer_row(n, |mm| if mm { matmul_conv::conv2d(&conv, x.clone()) } else { conv.forward(x.clone()) }, conv.weight.val());
         println!("{label:<44} {:>9.1} {:>9.1} {:>11.1} {:>11.1}", row[0], row[1], row[2], row[3]);
     }
     for (label, cin, cout, side) in [("UNet up 2x2/2 32->16 @32", 32, 16, 32), ("UNet up 2x2/2 64->32 @16", 64, 32, 16)] {
         let up = ConvTranspose2dConfig::new([cin, cout], [2, 2]).with_stride([2, 2]).init(&dev);
         let x = Tensor::<4>::random([8, cin, side, side], Distribution::Normal(0.0, 1.0), &dev).require_grad();
-        let fwd = |mm: bool| {
-            if mm { matmul_conv::conv_transpose2d(&up, x.clone()) } else { up.forward(x.clone()) }
-        };
-        let row: Vec<f64> = [false, true]
-            .into_iter()
-            .flat_map(|mm| {
-                let f = time(n, || fwd(mm).detach().sum());
-                let fb = time(n, || {
-                    let g = fwd(mm).sum().backward();
-                    up.weight.val().grad(&g).expect("grad").sum()
-                });
-                [f, fb]
-            })
-            .collect();
+        let row = layer_row(n, |mm| if mm { matmul_conv::conv_transpose2d(&up, x.clone()) } else { up.forward(x.clone()) }, up.weight.val());
         println!("{label:<44} {:>9.1} {:>9.1} {:>11.1} {:>11.1}", row[0], row[1], row[2], row[3]);
     }
     // The pieces of the matmul form of the widest 3x3 layer, to see where its time goes.

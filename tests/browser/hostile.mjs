@@ -4,6 +4,7 @@
 // Usage: node tests/browser/hostile.mjs BASE_URL OUT_DIR ZIP
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { waitForRun } from './runs.mjs';
 import { readFileSync } from 'node:fs';
 
 const [base, out, zip] = process.argv.slice(2);
@@ -21,13 +22,7 @@ config.t1.width = 8; config.t2.width = 8; config.flaw_detector.ndf = 8;
 const created = await fetch(`${base}/api/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ config }) });
 assert.equal(created.status, 201, await created.clone().text());
 const id = (await created.json()).ids[0];
-for (let i = 0; ; i++) {
-  const run = await (await fetch(`${base}/api/runs/${id}`)).json();
-  if (run.status === 'finished') break;
-  assert.ok(!['failed', 'stopped'].includes(run.status), `run ended ${run.status}: ${run.error}`);
-  assert.ok(i < 600, 'run did not finish in time');
-  await new Promise(r => setTimeout(r, 500));
-}
+await waitForRun(base, id);
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -4,6 +4,7 @@
 // Usage: node tests/browser/inspector.mjs BASE_URL OUT_DIR
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { waitForRun } from './runs.mjs';
 
 const [base, out] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -27,13 +28,7 @@ try {
   const id = page.url().split('/').pop();
 
   // Wait for the run to finish (the page's own SSE reloads it; poll the API to be sure).
-  for (let i = 0; ; i++) {
-    const run = await (await fetch(`${base}/api/runs/${id}`)).json();
-    if (run.status === 'finished') break;
-    assert.ok(!['failed', 'stopped'].includes(run.status), `run ended ${run.status}: ${run.error}`);
-    assert.ok(i < 600, 'run did not finish in time');
-    await new Promise(r => setTimeout(r, 500));
-  }
+  await waitForRun(base, id);
   await page.goto(`${base}/runs/${id}`);
   await page.waitForSelector('#charts .uplot');
   await page.screenshot({ path: `${out}/run.png` });
