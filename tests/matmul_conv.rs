@@ -92,7 +92,7 @@ fn matmul_convolutions_match_burns_values_and_gradients() {
             assert!(matmul_conv::supports(&conv));
             let x = Tensor::<4>::random([2, cin, h, w], Distribution::Normal(0.0, 1.0), &device);
             let name = format!("{dev_name} conv {cin}->{cout} k{k} d{d} s{stride} {pad:?} bias {bias} {h}x{w}");
-            check(&name, conv, x, |c, x| matmul_conv::conv2d(c, x), |c, x| c.forward(x), conv_params);
+            check(&name, conv, x, matmul_conv::conv2d, |c, x| c.forward(x), conv_params);
         }
         for (cin, cout, h, w) in [(16, 8, 5, 7), (4, 3, 8, 8)] {
             let up = ConvTranspose2dConfig::new([cin, cout], [2, 2]).with_stride([2, 2]).init(&device);
@@ -100,7 +100,7 @@ fn matmul_convolutions_match_burns_values_and_gradients() {
             let x = Tensor::<4>::random([3, cin, h, w], Distribution::Normal(0.0, 1.0), &device);
             let name = format!("{dev_name} transposed conv {cin}->{cout} {h}x{w}");
             let params = |c: &ConvTranspose2d| (c.weight.val(), c.bias.as_ref().map(|b| b.val()));
-            check(&name, up, x, |c, x| matmul_conv::conv_transpose2d(c, x), |c, x| c.forward(x), params);
+            check(&name, up, x, matmul_conv::conv_transpose2d, |c, x| c.forward(x), params);
         }
     }
 }

@@ -197,8 +197,8 @@ mod tests {
         // 8 pixels, 2 channels; pixel i is off by i/10 in channel 0 and 0 in channel 1.
         let clean = vec![0.5f32; 16];
         let mut pred = clean.clone();
-        for i in 0..8 {
-            pred[i] += i as f32 / 10.0;
+        for (i, p) in pred.iter_mut().take(8).enumerate() {
+            *p += i as f32 / 10.0;
         }
         pred[3] -= 1.5; // a large error below the clean value counts as well
         let flags = super::worst_quarter(&pred, &clean, 8);

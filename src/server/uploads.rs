@@ -175,7 +175,7 @@ pub fn list(uploads_dir: &Path) -> Vec<Uploaded> {
             (when, up)
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by_key(|u| std::cmp::Reverse(u.0));
     out.into_iter().map(|(_, u)| u).collect()
 }
 
