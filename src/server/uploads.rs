@@ -48,19 +48,26 @@ pub fn detect_layout(root: &Path) -> Option<&'static str> {
     }
 }
 
-/// Bytes of the regular files under `dir` (links are not followed).
-pub fn folder_bytes(dir: &Path) -> u64 {
+/// Regular files under `dir` and their bytes (links are not followed).
+pub fn folder_usage(dir: &Path) -> (usize, u64) {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
+        return (0, 0);
     };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => folder_bytes(&e.path()),
-            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
-            _ => 0,
-        })
-        .sum()
+    entries.flatten().fold((0, 0), |(files, bytes), e| match e.file_type() {
+        Ok(t) if t.is_dir() => {
+            let (f, b) = folder_usage(&e.path());
+            (files + f, bytes + b)
+        }
+        Ok(t) if t.is_file() => (files + 1, bytes + e.metadata().map_or(0, |m| m.len())),
+        _ => (files, bytes),
+    })
+}
+
+/// The dataset inside an unpacked upload: a zipped folder usually holds one top-level
+/// folder, and the dataset is inside it.
+fn dataset_root(dest: &Path) -> PathBuf {
+    let entries: Vec<_> = std::fs::read_dir(dest).map(|d| d.flatten().collect()).unwrap_or_default();
+    if entries.len() == 1 && entries[0].path().is_dir() { entries[0].path() } else { dest.to_path_buf() }
 }
 
 /// A fresh folder under `uploads_dir` for an upload called `name`: created exclusively, so
@@ -87,16 +94,11 @@ pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> AppResult<Uplo
     if archive.len() > MAX_ENTRIES {
         return Err(AppError::PayloadTooLarge(format!("the archive has {} entries (at most {MAX_ENTRIES})", archive.len())));
     }
-    let used = folder_bytes(uploads_dir);
+    let (_, used) = folder_usage(uploads_dir);
     let room = QUOTA.saturating_sub(used).min(MAX_UNPACKED);
     let (folder, dest) = fresh_folder(uploads_dir, name)?;
     let result = extract(&mut archive, &dest, room).and_then(|(files, bytes)| {
-        // A zipped folder usually holds one top-level folder: the dataset is inside it.
-        let mut root: PathBuf = dest.clone();
-        let entries: Vec<_> = std::fs::read_dir(&dest)?.flatten().collect();
-        if entries.len() == 1 && entries[0].path().is_dir() {
-            root = entries[0].path();
-        }
+        let root = dataset_root(&dest);
         let layout = detect_layout(&root).ok_or_else(|| {
             AppError::BadRequest("no dataset found: expected JPEGImages/ + SegmentationClass/ (VOC), images/ + masks/, or image files".into())
         })?;
@@ -162,35 +164,21 @@ pub fn list(uploads_dir: &Path) -> Vec<Uploaded> {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()) && !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| {
             let dest = e.path();
-            let inner: Vec<_> = std::fs::read_dir(&dest).map(|d| d.flatten().collect()).unwrap_or_default();
-            let root = if inner.len() == 1 && inner[0].path().is_dir() { inner[0].path() } else { dest.clone() };
+            let root = dataset_root(&dest);
+            let (files, bytes) = folder_usage(&dest);
             let when = e.metadata().and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
             let up = Uploaded {
                 name: e.file_name().to_string_lossy().into_owned(),
                 path: root.display().to_string(),
                 layout: detect_layout(&root).unwrap_or("unknown").into(),
-                files: count_files(&dest),
-                bytes: folder_bytes(&dest),
+                files,
+                bytes,
             };
             (when, up)
         })
         .collect();
     out.sort_by_key(|u| std::cmp::Reverse(u.0));
     out.into_iter().map(|(_, u)| u).collect()
-}
-
-fn count_files(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => count_files(&e.path()),
-            Ok(t) if t.is_file() => 1,
-            _ => 0,
-        })
-        .sum()
 }
 
 /// The folder of the upload called `name`: a plain name of an existing folder directly
