@@ -44,15 +44,24 @@
     e.append(...children);
     return e;
   }
+  // Under a prediction: how well the model's own confidence ranks its wrong pixels in this
+  // image; under a flaw map: how well F's (raw) map does. F is useful where it beats the former.
+  const SCORED = { t1: ['t1', 'confidence'], t2: ['t2', 'confidence'], flaw_t1: ['flaw_raw_t1', 'F'], flaw_t2: ['flaw_raw_t2', 'F'] };
   function render(layers) {
-    const have = new Set(layers.map(l => `${l.probe}/${l.layer}`));
+    const byKey = new Map(layers.map(l => [`${l.probe}/${l.layer}`, l]));
     $('rows').replaceChildren(...probes.map(p => {
       const cells = COLS.map(([key]) => {
-        if (!have.has(`${p.idx}/${key}`)) return el('td');
+        if (!byKey.has(`${p.idx}/${key}`)) return el('td');
         const inner = MASKS.has(key)
           ? [el('img', { src: url(p.idx, 'input'), alt: '' }), el('img', { class: 'overlay', style: `opacity:${state.opacity}`, src: url(p.idx, key, '&overlay=true'), alt: key })]
           : [el('img', { class: key === 'ground_truth' ? 'gt' : '', src: url(p.idx, key), alt: key })];
-        return el('td', {}, el('div', { class: 'cell', dataset: { probe: p.idx } }, ...inner));
+        const td = el('td', {}, el('div', { class: 'cell', dataset: { probe: p.idx } }, ...inner));
+        const scored = SCORED[key] && byKey.get(`${p.idx}/${SCORED[key][0]}`);
+        if (scored && scored.auroc != null) {
+          td.append(el('div', { class: 'auroc', title: 'AUROC of this score as a ranking of the model\'s wrong pixels in this image (0.5 = chance)' },
+            `${SCORED[key][1]} AUROC ${scored.auroc.toFixed(2)}`));
+        }
+        return td;
       });
       const head = el('th', {}, String(p.name), el('br'), el('small', {}, p.labeled ? 'labelled' : 'unlabelled'));
       return el('tr', { class: p.labeled ? 'labeled' : 'unlabeled' }, head, ...cells);

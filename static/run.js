@@ -20,13 +20,21 @@
   ];
   const evalDefs = [
     ['Validation score (mIoU / PSNR)', e => e.models.map(m => m.score), ['T1', 'T2']],
-    ["F's AUROC of wrong pixels", e => e.flaw ? [e.flaw.auroc_t1, e.flaw.auroc_t2] : [null, null], ['T1', 'T2']],
+    // F against the baseline it must beat: each model's own confidence (dashed).
+    ['AUROC of wrong pixels: F vs own confidence', e => [
+      e.flaw ? e.flaw.auroc_t1 : null, e.flaw ? e.flaw.auroc_t2 : null,
+      ...[0, 1].map(i => e.models[i] && e.models[i].confidence ? e.models[i].confidence.auroc : null),
+    ], ['F on T1', 'F on T2', 'T1 confidence', 'T2 confidence']],
   ];
   const colours = ['#2457d6', '#d6452c', '#2e9d4f', '#8a3fd1'];
   root.innerHTML = '';
   function make(title, names) {
     const div = document.createElement('div'); div.className = 'chart'; root.appendChild(div);
-    const series = [{ label: 'step' }].concat(names.map((n, i) => ({ label: n, stroke: colours[i], spanGaps: true })));
+    // Baselines ("... confidence") are dashed in their model's colour.
+    const series = [{ label: 'step' }].concat(names.map((n, i) => {
+      const baseline = n.endsWith('confidence');
+      return { label: n, stroke: colours[baseline ? i - 2 : i], dash: baseline ? [6, 4] : undefined, spanGaps: true };
+    }));
     return new uPlot({ title, width: 450, height: 220, series, scales: { x: { time: false } } }, [[]].concat(names.map(() => [])), div);
   }
   const charts = defs.map(([t, , n]) => make(t, n));
@@ -41,6 +49,8 @@
       evalCharts[i].setData(cols);
     });
     if (steps.length) document.getElementById('step').textContent = steps[steps.length - 1].step;
+    const verdict = evals.filter(e => e.flaw_verdict).pop();
+    if (verdict) document.getElementById('flaw-verdict').textContent = `At step ${verdict.step}: ${verdict.flaw_verdict}`;
   }
   let pending = false;
   function schedule() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; redraw(); }); } }

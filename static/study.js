@@ -49,12 +49,17 @@
     diagRoot.replaceChildren(h3);
     const make = (title, labels, cols) => {
       const div = document.createElement('div'); div.className = 'chart'; diagRoot.appendChild(div);
-      const s = [{ label: 'step' }].concat(labels.map((l, i) => ({ label: l, stroke: colours[i], spanGaps: true })));
+      const s = [{ label: 'step' }].concat(labels.map((l, i) => {
+        const baseline = l.endsWith('confidence'); // dashed, in its model's colour
+        return { label: l, stroke: colours[baseline ? i - 2 : i], dash: baseline ? [6, 4] : undefined, spanGaps: true };
+      }));
       return new uPlot({ title, width: 420, height: 200, series: s, scales: { x: { time: false } } }, cols, div);
     };
     const ev = m.evals, st = m.steps;
     diagCharts = [
-      make("F's AUROC of wrong pixels", ['T1', 'T2'], [ev.map(e => e.step), ev.map(e => e.flaw ? e.flaw.auroc_t1 : null), ev.map(e => e.flaw ? e.flaw.auroc_t2 : null)]),
+      make('AUROC of wrong pixels: F vs own confidence', ['F on T1', 'F on T2', 'T1 confidence', 'T2 confidence'], [ev.map(e => e.step),
+        ev.map(e => e.flaw ? e.flaw.auroc_t1 : null), ev.map(e => e.flaw ? e.flaw.auroc_t2 : null),
+        ...[0, 1].map(i => ev.map(e => e.models[i] && e.models[i].confidence ? e.models[i].confidence.auroc : null))]),
       make("F's validation loss vs C", ['T1', 'T2'], [ev.map(e => e.step), ev.map(e => e.flaw ? e.flaw.loss_t1 : null), ev.map(e => e.flaw ? e.flaw.loss_t2 : null)]),
       make('Mask shares', ['dc T1 from T2', 'dc T2 from T1', 'fc'], [st.map(s => s.step), st.map(s => s.dc_share_t1), st.map(s => s.dc_share_t2), st.map(s => s.fc_share)]),
       make('T1 / T2 agreement', ['agreement'], [ev.map(e => e.step), ev.map(e => e.agreement)]),

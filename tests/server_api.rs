@@ -38,6 +38,12 @@ async fn a_run_is_created_trained_stopped_resumed_and_downloaded() {
     let step = snaps["steps"][0].as_i64().unwrap();
     let layers = get_json(&c, &format!("{}/api/runs/{id}/snapshots/{step}", s.base)).await;
     assert!(layers.as_array().unwrap().iter().any(|l| l["layer"] == "fc_mask"));
+    // The per-image AUROC travels with its layer (F's raw map, the predictions), and only there.
+    for l in layers.as_array().unwrap() {
+        let scored = matches!(l["layer"].as_str(), Some("flaw_raw_t1" | "flaw_raw_t2" | "t1" | "t2"));
+        assert!(l["auroc"].is_null() || (scored && (0.0..=1.0).contains(&l["auroc"].as_f64().unwrap())), "{l}");
+    }
+    assert!(layers.as_array().unwrap().iter().any(|l| l["layer"] == "flaw_raw_t1" && l["auroc"].is_f64()), "no scored flaw map");
     let png = c.get(format!("{}/api/runs/{id}/snapshots/{step}/0/flaw_t1.png?cmap=inferno", s.base)).send().await.unwrap();
     assert_eq!(png.status(), StatusCode::OK);
     assert_eq!(&png.bytes().await.unwrap()[1..4], b"PNG");

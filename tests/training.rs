@@ -6,6 +6,7 @@ use common::{assert_finished, out_dir, run, steps, tiny};
 use flawmap::config::Algorithm;
 use flawmap::engine::events::LayerData;
 use flawmap::engine::{self, Event, StartOptions};
+use flawmap::metrics::ranking::auroc;
 
 #[test]
 fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
@@ -48,10 +49,35 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
         };
         assert_eq!(n, 32 * 32, "layer {}", l.name);
     }
+    // Per image, F's raw map and T1's confidence are scored on T1's wrong pixels: the
+    // stored AUROC is the one the layers themselves give.
+    let layer = |name: &str| labelled.layers.iter().find(|l| l.name == name).unwrap();
+    let (LayerData::Classes { values: t1 }, LayerData::Classes { values: gt }) = (&layer("t1").data, &layer("ground_truth").data) else { panic!() };
+    let LayerData::Map { values: raw } = &layer("flaw_raw_t1").data else { panic!() };
+    let scored: Vec<usize> = (0..gt.len()).filter(|&i| gt[i] < 4).collect();
+    let wrong: Vec<bool> = scored.iter().map(|&i| t1[i] != gt[i]).collect();
+    let picked: Vec<f32> = scored.iter().map(|&i| raw[i]).collect();
+    if wrong.iter().any(|&w| w) && !wrong.iter().all(|&w| w) {
+        assert_eq!(layer("flaw_raw_t1").auroc, auroc(&picked, &wrong));
+        assert!(layer("t1").auroc.is_some_and(|a| (0.0..=1.0).contains(&a)));
+    }
+    assert_eq!(layer("flaw_t1").auroc, None, "only the raw map is scored");
+
     let eval = events.iter().rev().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
     assert_eq!(eval.models.len(), 2);
     let f = eval.flaw.as_ref().unwrap();
     assert!(f.auroc_t1.is_some() && f.loss_t1.is_finite());
+    // F's ranking, the models' confidence (the baseline) and C(.) (the ceiling) are all
+    // reported; C(.) is computed from the labels, so it must rank the mistakes well.
+    let unit = |v: Option<f64>| v.is_some_and(|a| (0.0..=1.0).contains(&a));
+    for r in [f.ranking_t1, f.ranking_t2, f.target_t1, f.target_t2, eval.models[0].confidence, eval.models[1].confidence] {
+        let r = r.unwrap();
+        assert!(unit(r.auroc) && unit(r.image_auroc) && unit(r.top_decile), "{r:?}");
+    }
+    assert_eq!(f.ranking_t1.unwrap().auroc, f.auroc_t1);
+    assert!(f.target_t1.unwrap().auroc.unwrap() > 0.7, "C(.) barely ranks T1's mistakes: {:?}", f.target_t1);
+    let verdict = eval.flaw_verdict.as_deref().unwrap();
+    assert!(verdict.contains("AUROC of F vs confidence: T1 0."), "{verdict}");
     assert!(out.join("checkpoints/step-000060.safetensors").exists());
 }
 

@@ -1,6 +1,7 @@
 //! The final metrics table of `train` and `eval`.
 
 use flawmap::engine::events::EvalReport;
+use flawmap::metrics::ranking::Ranking;
 
 pub fn print_eval(report: &EvalReport) {
     println!("\n{:<6} {:>10} {:>10} {:>10} {:>10}", "model", "mIoU/PSNR", "pixel acc", "class acc", "SSIM");
@@ -16,11 +17,38 @@ pub fn print_eval(report: &EvalReport) {
     {
         println!("better model: {}", best.model);
     }
-    if let Some(f) = &report.flaw {
-        let au = |a: Option<f64>| a.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
-        println!("flaw detector: loss vs C(.) T1 {:.4} T2 {:.4}; AUROC of wrong pixels T1 {} T2 {}", f.loss_t1, f.loss_t2, au(f.auroc_t1), au(f.auroc_t2));
-    }
+    print_rankings(report);
     if let Some(a) = report.agreement {
         println!("T1/T2 agreement: {a:.4}");
+    }
+}
+
+/// How well each score ranks each model's wrong pixels: F, the model's own confidence (the
+/// baseline F must beat) and C(.) (F's target, computed from the labels: its ceiling).
+fn print_rankings(report: &EvalReport) {
+    let rows: Vec<(String, &Ranking)> = report
+        .models
+        .iter()
+        .enumerate()
+        .flat_map(|(i, m)| {
+            let f = report.flaw.as_ref().and_then(|f| if i == 0 { f.ranking_t1.as_ref() } else { f.ranking_t2.as_ref() });
+            let t = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_t1.as_ref() } else { f.target_t2.as_ref() });
+            [(format!("F on {}", m.model), f), (format!("{} confidence", m.model), m.confidence.as_ref()), (format!("C(.) on {}", m.model), t)]
+        })
+        .filter_map(|(name, r)| Some((name, r?)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let fmt = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
+    println!("\n{:<16} {:>8} {:>12} {:>11}", "wrong pixels by", "AUROC", "image AUROC", "top decile");
+    for (name, r) in rows {
+        println!("{:<16} {:>8} {:>12} {:>11}", name, fmt(r.auroc), fmt(r.image_auroc), fmt(r.top_decile));
+    }
+    if let Some(f) = &report.flaw {
+        println!("flaw detector loss vs C(.): T1 {:.4} T2 {:.4}", f.loss_t1, f.loss_t2);
+    }
+    if let Some(v) = report.verdict() {
+        println!("{v}");
     }
 }

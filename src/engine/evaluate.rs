@@ -10,7 +10,8 @@ use crate::data::augment::{View, eval_view};
 use crate::data::batches::assemble;
 use crate::gct::targets::{FlawParams, flaw_target};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
-use crate::metrics::auroc::auroc;
+use crate::metrics::mistakes::{disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
+use crate::metrics::ranking::RankingAcc;
 use crate::metrics::restoration::{psnr, ssim};
 use crate::metrics::segmentation::Confusion;
 use crate::models::TaskNet;
@@ -35,19 +36,6 @@ struct ImagePred {
     /// Activated prediction, C x h x w.
     probs: Vec<f32>,
     classes: Vec<u8>,
-}
-
-/// Restoration has no wrong pixels as such: F is scored as a detector of each image's
-/// worst quarter of pixels by absolute error summed over the channels (ties at the cut count
-/// as not worst), so its AUROC reads like segmentation's: 0.5 is chance, 1 a perfect ranking.
-fn worst_quarter(pred: &[f32], clean: &[f32], hw: usize) -> Vec<bool> {
-    let channels = pred.len() / hw.max(1);
-    let err: Vec<f32> = (0..hw).map(|i| (0..channels).map(|c| (pred[c * hw + i] - clean[c * hw + i]).abs()).sum::<f32>()).collect();
-    let mut sorted = err.clone();
-    sorted.sort_by(f32::total_cmp);
-    // The hw/4 largest lie above the value just below them.
-    let cut = sorted.get((hw - hw / 4).saturating_sub(1)).copied().unwrap_or(f32::INFINITY);
-    err.iter().map(|&e| e > cut).collect()
 }
 
 fn crop_chw(data: &[f32], c: usize, full: (usize, usize), valid: (usize, usize)) -> Vec<f32> {
@@ -114,21 +102,38 @@ impl Evaluator<'_> {
         let f: Option<FlawDetector> = nets.f.as_ref().map(|f| f.valid());
         let k = self.task.out_channels;
         let mut accs: Vec<ModelAcc> = models.iter().map(|_| ModelAcc { confusion: Confusion::new(k), psnr_sum: 0.0, ssim_sum: 0.0, images: 0 }).collect();
-        let (mut fd_loss, mut fd_scores, mut fd_wrong) = (vec![0.0f64; 2], vec![Vec::new(), Vec::new()], vec![Vec::new(), Vec::new()]);
+        let mut fd_loss = [0.0f64; 2];
+        let mut f_rank: [RankingAcc; 2] = Default::default();
+        let mut target_rank: [RankingAcc; 2] = Default::default();
+        let mut conf_rank: [RankingAcc; 2] = Default::default();
         let (mut agree, mut agree_n) = (0.0f64, 0usize);
 
         for (index, item) in val.iter().enumerate() {
             let view = eval_view(item, self.config.data.base_size, EVAL_MULTIPLE);
             let (x, labels, clean_full) = self.view_tensor(&view, index);
             let (vw, vh) = view.valid;
+            let hw = vw * vh;
             let truth_mask: Option<Vec<u8>> =
                 view.mask.as_ref().map(|m| (0..vh).flat_map(|y| m[y * view.width..y * view.width + vw].iter().copied()).collect());
             let clean = (!clean_full.is_empty()).then(|| crop_chw(&clean_full, 3, (view.width, view.height), view.valid));
+            // Scored pixels (segmentation: not ignored) and, per model, which of them are wrong.
+            let scored: Vec<usize> = match &truth_mask {
+                Some(t) => scored_pixels(t, k),
+                None => (0..hw).collect(),
+            };
+            let pick = |map: &[f32]| -> Vec<f32> { scored.iter().map(|&i| map[i]).collect() };
             let mut preds = Vec::new();
+            let mut wrongs = Vec::new();
             for (m, (_, net)) in models.iter().enumerate() {
                 let (p, pred) = self.predict(net, x.clone(), &view);
+                let wrong: Vec<bool> = match (&truth_mask, &clean) {
+                    (Some(t), _) => wrong_classes(&pred.classes, t, &scored),
+                    (None, Some(c)) => worst_quarter(&pred.probs, c, hw),
+                    _ => Vec::new(),
+                };
                 if let Some(t) = &truth_mask {
                     accs[m].confusion.add(t, &pred.classes);
+                    conf_rank[m].add_image(&pick(&uncertainty(&pred.probs, k, hw)), &wrong);
                 }
                 if let Some(c) = &clean {
                     accs[m].psnr_sum += psnr(&pred.probs, c);
@@ -138,21 +143,14 @@ impl Evaluator<'_> {
                 if let Some(f) = &f {
                     let raw = f.forward(x.clone(), p.clone());
                     let target = flaw_target(p.clone(), self.task.label_as_pred(&labels), &self.flaw);
-                    fd_loss[m] += to_f32((raw.clone() - target).square().mean())[0] as f64;
+                    fd_loss[m] += to_f32((raw.clone() - target.clone()).square().mean())[0] as f64;
                     let raw = crop_chw(&to_f32(raw), 1, (view.width, view.height), view.valid);
-                    if let Some(t) = &truth_mask {
-                        for (i, &tc) in t.iter().enumerate() {
-                            if (tc as usize) < k {
-                                fd_scores[m].push(raw[i]);
-                                fd_wrong[m].push(pred.classes[i] != tc);
-                            }
-                        }
-                    } else if let Some(c) = &clean {
-                        fd_scores[m].extend_from_slice(&raw);
-                        fd_wrong[m].extend(worst_quarter(&pred.probs, c, vh * vw));
-                    }
+                    let target = crop_chw(&to_f32(target), 1, (view.width, view.height), view.valid);
+                    f_rank[m].add_image(&pick(&raw), &wrong);
+                    target_rank[m].add_image(&pick(&target), &wrong);
                 }
                 preds.push(pred);
+                wrongs.push(wrong);
             }
             if preds.len() == 2 {
                 let (a, b) = (&preds[0], &preds[1]);
@@ -162,6 +160,12 @@ impl Evaluator<'_> {
                 } else {
                     agree += a.probs.iter().zip(&b.probs).map(|(x, y)| (x - y).abs() as f64).sum::<f64>();
                     agree_n += a.probs.len();
+                    // A restoration model has no confidence of its own; the pair's
+                    // disagreement is the baseline for both.
+                    let diff = disagreement(&a.probs, &b.probs, hw);
+                    for (m, wrong) in wrongs.iter().enumerate() {
+                        conf_rank[m].add_image(&diff, wrong);
+                    }
                 }
             }
         }
@@ -169,39 +173,35 @@ impl Evaluator<'_> {
         let n = val.len().max(1) as f64;
         let model_evals = models
             .iter()
-            .zip(&accs)
-            .map(|((name, _), acc)| {
+            .zip(accs.iter().zip(&conf_rank))
+            .map(|((name, _), (acc, conf))| {
                 if self.task.kind == TaskKind::Segmentation {
                     let s = acc.confusion.scores();
-                    ModelEval { model: name.to_string(), score: s.miou, seg: Some(s), psnr: None, ssim: None }
+                    ModelEval { model: name.to_string(), score: s.miou, seg: Some(s), psnr: None, ssim: None, confidence: Some(conf.finish()) }
                 } else {
                     let p = acc.psnr_sum / acc.images.max(1) as f64;
-                    ModelEval { model: name.to_string(), score: p, seg: None, psnr: Some(p), ssim: Some(acc.ssim_sum / acc.images.max(1) as f64) }
+                    let ssim = Some(acc.ssim_sum / acc.images.max(1) as f64);
+                    let confidence = (models.len() == 2).then(|| conf.finish());
+                    ModelEval { model: name.to_string(), score: p, seg: None, psnr: Some(p), ssim, confidence }
                 }
             })
             .collect();
-        let flaw = f.as_ref().map(|_| FlawEval {
-            loss_t1: fd_loss[0] / n,
-            loss_t2: fd_loss[1] / n,
-            auroc_t1: auroc(&fd_scores[0], &fd_wrong[0]),
-            auroc_t2: auroc(&fd_scores[1], &fd_wrong[1]),
+        let flaw = f.as_ref().map(|_| {
+            let [r1, r2] = [f_rank[0].finish(), f_rank[1].finish()];
+            FlawEval {
+                loss_t1: fd_loss[0] / n,
+                loss_t2: fd_loss[1] / n,
+                auroc_t1: r1.auroc,
+                auroc_t2: r2.auroc,
+                ranking_t1: Some(r1),
+                ranking_t2: Some(r2),
+                target_t1: Some(target_rank[0].finish()),
+                target_t2: Some(target_rank[1].finish()),
+            }
         });
-        EvalReport { step, epoch, models: model_evals, flaw, agreement: (agree_n > 0).then(|| agree / agree_n as f64), best: false }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn worst_quarter_flags_the_largest_errors() {
-        // 8 pixels, 2 channels; pixel i is off by i/10 in channel 0 and 0 in channel 1.
-        let clean = vec![0.5f32; 16];
-        let mut pred = clean.clone();
-        for (i, p) in pred.iter_mut().take(8).enumerate() {
-            *p += i as f32 / 10.0;
-        }
-        pred[3] -= 1.5; // a large error below the clean value counts as well
-        let flags = super::worst_quarter(&pred, &clean, 8);
-        assert_eq!(flags, vec![false, false, false, true, false, false, false, true]);
+        let mut report =
+            EvalReport { step, epoch, models: model_evals, flaw, agreement: (agree_n > 0).then(|| agree / agree_n as f64), best: false, flaw_verdict: None };
+        report.flaw_verdict = report.verdict();
+        report
     }
 }

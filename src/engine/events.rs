@@ -2,6 +2,7 @@
 //! forward it without knowing about tensors.
 
 use crate::data::batches::Split;
+use crate::metrics::ranking::Ranking;
 use crate::metrics::segmentation::SegScores;
 use serde::{Deserialize, Serialize};
 
@@ -91,6 +92,12 @@ pub struct ModelEval {
     pub ssim: Option<f64>,
     /// The headline number: mIoU (segmentation) or PSNR (denoising).
     pub score: f64,
+    /// The baseline a flaw detector must beat: how well the model's own uncertainty
+    /// (1 - max softmax probability) ranks its wrong pixels; for restoration with two
+    /// models, |T1 - T2| ranking each model's worst quarter. None for a lone restoration
+    /// model (and in records written before it existed).
+    #[serde(default)]
+    pub confidence: Option<Ranking>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -102,6 +109,18 @@ pub struct FlawEval {
     /// image's worst quarter of pixels by absolute error (restoration).
     pub auroc_t1: Option<f64>,
     pub auroc_t2: Option<f64>,
+    /// F's map as a ranking of each model's wrong pixels (AUROC as above, per-image AUROC,
+    /// top-decile share).
+    #[serde(default)]
+    pub ranking_t1: Option<Ranking>,
+    #[serde(default)]
+    pub ranking_t2: Option<Ranking>,
+    /// The same for C(.), F's training target computed from the labels: what F would score
+    /// if it regressed its target perfectly (the ceiling the target's blur leaves).
+    #[serde(default)]
+    pub target_t1: Option<Ranking>,
+    #[serde(default)]
+    pub target_t2: Option<Ranking>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,6 +133,37 @@ pub struct EvalReport {
     pub agreement: Option<f64>,
     /// This evaluation is the best so far (by the better model's score).
     pub best: bool,
+    /// [`EvalReport::verdict`] at the time of the evaluation, for pages that show it.
+    #[serde(default)]
+    pub flaw_verdict: Option<String>,
+}
+
+impl EvalReport {
+    /// Per model with a flaw map: (model, F's AUROC, the confidence baseline's AUROC).
+    pub fn flaw_vs_confidence(&self) -> Vec<(&str, f64, f64)> {
+        let Some(f) = &self.flaw else { return Vec::new() };
+        self.models.iter().zip([f.auroc_t1, f.auroc_t2]).filter_map(|(m, fa)| Some((m.model.as_str(), fa?, m.confidence.as_ref()?.auroc?))).collect()
+    }
+
+    /// One plain sentence on whether F knows more about the models' mistakes than the
+    /// models' own confidence does; None without a flaw detector or a baseline.
+    pub fn verdict(&self) -> Option<String> {
+        let pairs = self.flaw_vs_confidence();
+        if pairs.is_empty() {
+            return None;
+        }
+        let figures = pairs.iter().map(|(m, f, c)| format!("{m} {f:.3} vs {c:.3}")).collect::<Vec<_>>().join(", ");
+        let below = pairs.iter().filter(|(_, f, c)| f < c).count();
+        Some(if below == pairs.len() {
+            format!(
+                "F finds the models' mistakes worse than their own confidence does (AUROC of F vs confidence: {figures}): the dc and fc masks add little the models do not already know."
+            )
+        } else if below > 0 {
+            format!("F beats the models' own confidence for some models only (AUROC of F vs confidence: {figures}).")
+        } else {
+            format!("F finds the models' mistakes better than their own confidence does (AUROC of F vs confidence: {figures}).")
+        })
+    }
 }
 
 /// A visual snapshot of the probe images at one step.
@@ -139,6 +189,11 @@ pub struct Layer {
     /// error_t1/t2 (true error), dc_mask_t1/t2, fc_mask.
     pub name: String,
     pub data: LayerData,
+    /// For flaw maps (F's raw map) and predictions (the model's own confidence): the AUROC
+    /// of that score as a ranking of the model's wrong pixels in this image, where the
+    /// image has ground truth and both right and wrong pixels.
+    #[serde(default)]
+    pub auroc: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,6 +10,8 @@ use crate::data::augment::centre_view;
 use crate::data::batches::{HostBatch, Split, assemble, input_to_rgb};
 use crate::gct::targets::{FlawParams, dc_targets, error_map, flaw_target, handle_flaw};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
+use crate::metrics::mistakes::{disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
+use crate::metrics::ranking::auroc;
 use crate::rng::{permutation, stream};
 use crate::task::{Labels, Task};
 use burn::module::Module;
@@ -50,7 +52,21 @@ impl Probes {
 }
 
 fn map(name: &str, values: Vec<f32>) -> Layer {
-    Layer { name: name.into(), data: LayerData::Map { values } }
+    Layer { name: name.into(), data: LayerData::Map { values }, auroc: None }
+}
+
+/// One probe's mistakes for one model: the scored pixels and which of them are wrong.
+struct Mistakes {
+    scored: Vec<usize>,
+    wrong: Vec<bool>,
+}
+
+impl Mistakes {
+    /// AUROC of a per-pixel score of this image as a ranking of the wrong pixels.
+    fn auroc(&self, score: &[f32]) -> Option<f64> {
+        let picked: Vec<f32> = self.scored.iter().map(|&i| score[i]).collect();
+        auroc(&picked, &self.wrong)
+    }
 }
 
 /// Split a [N, C, H, W] host buffer into per-sample chunks.
@@ -64,9 +80,29 @@ fn prediction_layer(task: &Task, name: &str, p: &[f32], hw: usize) -> Layer {
         TaskKind::Segmentation => {
             let k = task.out_channels;
             let classes = (0..hw).map(|i| (0..k).max_by(|&a, &b| p[a * hw + i].total_cmp(&p[b * hw + i])).unwrap_or(0) as u8).collect();
-            Layer { name: name.into(), data: LayerData::Classes { values: classes } }
+            Layer { name: name.into(), data: LayerData::Classes { values: classes }, auroc: None }
         }
-        TaskKind::Denoising => Layer { name: name.into(), data: LayerData::Rgb { values: input_to_rgb(p, (hw as f64).sqrt() as usize, TaskKind::Denoising) } },
+        TaskKind::Denoising => {
+            Layer { name: name.into(), data: LayerData::Rgb { values: input_to_rgb(p, (hw as f64).sqrt() as usize, TaskKind::Denoising) }, auroc: None }
+        }
+    }
+}
+
+/// Probe `j`'s mistakes under prediction `p` (C x H x W), where it has ground truth.
+fn probe_mistakes(task: &Task, b: &HostBatch, j: usize, p: &[f32], hw: usize) -> Option<Mistakes> {
+    match task.kind {
+        TaskKind::Segmentation => {
+            let truth: Vec<u8> = b.labels.as_ref()?.get(j * hw..(j + 1) * hw)?.iter().map(|&c| c.clamp(0, 255) as u8).collect();
+            let k = task.out_channels;
+            let classes: Vec<u8> = (0..hw).map(|i| (0..k).max_by(|&a, &c| p[a * hw + i].total_cmp(&p[c * hw + i])).unwrap_or(0) as u8).collect();
+            let scored = scored_pixels(&truth, k);
+            let wrong = wrong_classes(&classes, &truth, &scored);
+            Some(Mistakes { scored, wrong })
+        }
+        TaskKind::Denoising => {
+            let clean = b.clean.as_ref().filter(|_| j < b.n_labeled)?.get(j * 3 * hw..(j + 1) * 3 * hw)?;
+            Some(Mistakes { scored: (0..hw).collect(), wrong: worst_quarter(p, clean, hw) })
+        }
     }
 }
 
@@ -88,23 +124,37 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
     let inputs = per_sample(b.input.clone(), n);
     for (j, l) in layers.iter_mut().enumerate() {
         let rgb = input_to_rgb(&inputs[j], s, config.task);
-        l.push(Layer { name: "input".into(), data: LayerData::Rgb { values: rgb } });
+        l.push(Layer { name: "input".into(), data: LayerData::Rgb { values: rgb }, auroc: None });
         if let Some(lab) = &b.labels {
             if let Some(mask) = lab.get(j * hw..(j + 1) * hw) {
                 let values = mask.iter().map(|&c| c as u8).collect();
-                l.push(Layer { name: "ground_truth".into(), data: LayerData::Classes { values } });
+                l.push(Layer { name: "ground_truth".into(), data: LayerData::Classes { values }, auroc: None });
             }
         } else if let Some(c) = b.clean.as_ref().filter(|_| j < b.n_labeled) {
             l.push(Layer {
                 name: "ground_truth".into(),
                 data: LayerData::Rgb { values: input_to_rgb(&c[j * 3 * hw..(j + 1) * 3 * hw], s, TaskKind::Denoising) },
+                auroc: None,
             });
         }
     }
     let preds: Vec<(&str, Tensor<4>)> = std::iter::once(("t1", p1.clone())).chain(p2.clone().map(|p| ("t2", p))).collect();
-    for (name, p) in &preds {
-        for (j, chunk) in per_sample(to_f32(p.clone()), n).into_iter().enumerate() {
-            layers[j].push(prediction_layer(task, name, &chunk, hw));
+    let pred_values: Vec<Vec<Vec<f32>>> = preds.iter().map(|(_, p)| per_sample(to_f32(p.clone()), n)).collect();
+    // [model][probe]: the probe's mistakes, where it has ground truth (segmentation: every
+    // probe, unlabelled ones included, as shown; restoration: labelled probes).
+    let mistakes: Vec<Vec<Option<Mistakes>>> =
+        pred_values.iter().map(|per_probe| per_probe.iter().enumerate().map(|(j, p)| probe_mistakes(task, b, j, p, hw)).collect()).collect();
+    for (m, (name, _)) in preds.iter().enumerate() {
+        for (j, chunk) in pred_values[m].iter().enumerate() {
+            let mut layer = prediction_layer(task, name, chunk, hw);
+            // The model's own confidence as a ranking of its mistakes (restoration: the
+            // pair's disagreement), the baseline shown beside F's score.
+            let baseline = match task.kind {
+                TaskKind::Segmentation => Some(uncertainty(chunk, task.out_channels, hw)),
+                TaskKind::Denoising => (pred_values.len() == 2).then(|| disagreement(&pred_values[0][j], &pred_values[1][j], hw)),
+            };
+            layer.auroc = mistakes[m][j].as_ref().zip(baseline).and_then(|(w, score)| w.auroc(&score));
+            layers[j].push(layer);
         }
     }
 
@@ -140,7 +190,17 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
                 if chunk.iter().all(|v| v.is_nan()) {
                     continue;
                 }
-                layers[j].push(map(name, chunk));
+                let mut layer = map(name, chunk);
+                // F's raw map scored on the mistakes of the model it judged.
+                let model = match name {
+                    "flaw_raw_t1" => Some(0),
+                    "flaw_raw_t2" => Some(1),
+                    _ => None,
+                };
+                if let (Some(m), LayerData::Map { values }) = (model, &layer.data) {
+                    layer.auroc = mistakes[m][j].as_ref().and_then(|w| w.auroc(values));
+                }
+                layers[j].push(layer);
             }
         }
     }

@@ -183,9 +183,11 @@ pub struct LayerRow {
     pub path: String,
     pub vmin: Option<f64>,
     pub vmax: Option<f64>,
+    /// AUROC of this layer as a ranking of its model's wrong pixels in this image.
+    pub auroc: Option<f64>,
 }
 
-const LAYER_COLUMNS: &str = "SELECT step, probe, layer, kind, path, vmin, vmax FROM snapshot_layers";
+const LAYER_COLUMNS: &str = "SELECT step, probe, layer, kind, path, vmin, vmax, auroc FROM snapshot_layers";
 
 pub async fn layers(db: &SqlitePool, run: i64, step: i64) -> AppResult<Vec<LayerRow>> {
     Ok(sqlx::query_as::<_, LayerRow>(&format!("{LAYER_COLUMNS} WHERE run_id = ? AND step = ? ORDER BY probe, layer"))

@@ -171,17 +171,20 @@ impl Recorder {
         let written = tokio::task::spawn_blocking(move || write_layers(&dir, &data_dir, &s)).await.map_err(|e| AppError::Internal(e.to_string()))??;
         let mut tx = self.db.begin().await?;
         for w in written {
-            sqlx::query("INSERT OR REPLACE INTO snapshot_layers (run_id, step, probe, layer, kind, path, vmin, vmax) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                .bind(self.run_id)
-                .bind(w.step)
-                .bind(w.probe)
-                .bind(&w.layer)
-                .bind(w.kind)
-                .bind(&w.path)
-                .bind(w.vmin)
-                .bind(w.vmax)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO snapshot_layers (run_id, step, probe, layer, kind, path, vmin, vmax, auroc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(self.run_id)
+            .bind(w.step)
+            .bind(w.probe)
+            .bind(&w.layer)
+            .bind(w.kind)
+            .bind(&w.path)
+            .bind(w.vmin)
+            .bind(w.vmax)
+            .bind(w.auroc)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -196,6 +199,7 @@ struct Written {
     path: String,
     vmin: Option<f64>,
     vmax: Option<f64>,
+    auroc: Option<f64>,
 }
 
 fn write_layers(dir: &Path, data_dir: &Path, s: &Snapshot) -> AppResult<Vec<Written>> {
@@ -235,6 +239,7 @@ fn write_layers(dir: &Path, data_dir: &Path, s: &Snapshot) -> AppResult<Vec<Writ
                 path: file.strip_prefix(data_dir).unwrap_or(&file).display().to_string(),
                 vmin,
                 vmax,
+                auroc: l.auroc,
             });
         }
     }

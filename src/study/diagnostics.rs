@@ -11,6 +11,12 @@ pub struct Diagnostics {
     /// F's AUROC (mean over T1 and T2) at the first and the last evaluation.
     pub auroc_first: Option<f64>,
     pub auroc_last: Option<f64>,
+    /// The baseline F must beat at the last evaluation: the AUROC of the models' own
+    /// confidence (mean over T1 and T2), and F's target C(.) as the ceiling of F's regression.
+    pub confidence_auroc_last: Option<f64>,
+    pub target_auroc_last: Option<f64>,
+    /// F's mean per-image AUROC at the last evaluation (its scale is set per image).
+    pub image_auroc_last: Option<f64>,
     /// F's validation loss against C(.) (mean over T1 and T2), first and last evaluation.
     pub fd_loss_first: Option<f64>,
     pub fd_loss_last: Option<f64>,
@@ -53,6 +59,18 @@ impl Diagnostics {
         let mut d = Self {
             auroc_first: evals.iter().find_map(auroc),
             auroc_last: evals.iter().rev().find_map(auroc),
+            confidence_auroc_last: evals.iter().rev().find_map(|e| {
+                let c: Vec<f64> = e.models.iter().filter_map(|m| m.confidence.as_ref()?.auroc).collect();
+                (e.flaw.is_some() && !c.is_empty()).then(|| c.iter().sum::<f64>() / c.len() as f64)
+            }),
+            target_auroc_last: evals.iter().rev().find_map(|e| {
+                let f = e.flaw.as_ref()?;
+                mean2(f.target_t1.as_ref()?.auroc, f.target_t2.as_ref().and_then(|r| r.auroc))
+            }),
+            image_auroc_last: evals.iter().rev().find_map(|e| {
+                let f = e.flaw.as_ref()?;
+                mean2(f.ranking_t1.as_ref()?.image_auroc, f.ranking_t2.as_ref().and_then(|r| r.image_auroc))
+            }),
             fd_loss_first: evals.iter().find_map(fd_loss),
             fd_loss_last: evals.iter().rev().find_map(fd_loss),
             agreement_last: evals.iter().rev().find_map(|e| e.agreement),
@@ -87,6 +105,20 @@ impl Diagnostics {
         {
             let what = if segmentation { "wrong pixels from right ones" } else { "the worst-restored pixels from the rest" };
             notes.push(format!("F's AUROC is {a:.2}: it barely separates {what}, so the dc and fc masks are close to guesses."));
+        }
+        if let (Some(a), Some(c)) = (self.auroc_last, self.confidence_auroc_last)
+            && a < c
+        {
+            let own = if segmentation { "their own confidence (1 - max softmax)" } else { "the models' disagreement |T1 - T2|" };
+            notes.push(format!("F ({a:.2}) ranks the mistakes worse than {own} ({c:.2}): its masks add little the models do not already know."));
+        }
+        if let (Some(a), Some(t)) = (self.auroc_last, self.target_auroc_last)
+            && t < 0.75
+            && a < 0.75
+        {
+            notes.push(format!(
+                "Even F's target C(.) only reaches AUROC {t:.2}: its blur is wide for this crop, so a perfect F could not separate the mistakes much better."
+            ));
         }
         // Large dc masks are normal (wherever F rates the other model's prediction even
         // slightly better, a model copies it, which changes nothing where they agree); empty
@@ -135,6 +167,7 @@ impl Diagnostics {
 mod tests {
     use super::*;
     use crate::engine::events::{FlawEval, ModelEval, ModelLosses};
+    use crate::metrics::ranking::Ranking;
     use crate::metrics::segmentation::SegScores;
 
     fn step(i: usize, dc: f64, fc: f64) -> StepMetrics {
@@ -164,14 +197,25 @@ mod tests {
             psnr: None,
             ssim: None,
             score: 0.0,
+            confidence: None,
         };
         EvalReport {
             step: 0,
             epoch: 0.0,
             models: vec![model("T1", 0.9), model("T2", 0.92)],
-            flaw: Some(FlawEval { loss_t1: 0.2, loss_t2: 0.4, auroc_t1: Some(auroc), auroc_t2: Some(auroc + 0.1) }),
+            flaw: Some(FlawEval {
+                loss_t1: 0.2,
+                loss_t2: 0.4,
+                auroc_t1: Some(auroc),
+                auroc_t2: Some(auroc + 0.1),
+                ranking_t1: None,
+                ranking_t2: None,
+                target_t1: None,
+                target_t2: None,
+            }),
             agreement: Some(agreement),
             best: false,
+            flaw_verdict: None,
         }
     }
 
@@ -208,5 +252,25 @@ mod tests {
         assert!(d.notes[0].contains("8.0x the supervised loss") && d.notes[0].contains("lambda_fc"), "{:?}", d.notes);
         // SupOnly: nothing at all.
         assert_eq!(Diagnostics::from_history(&[], &[], true), Diagnostics::default());
+    }
+
+    #[test]
+    fn names_a_flaw_detector_below_the_models_own_confidence() {
+        let ranking = |a: f64| Some(Ranking { auroc: Some(a), image_auroc: None, top_decile: None });
+        let ok: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
+        let mut e = eval(0.8, 0.94); // F: T1 0.80, T2 0.90
+        e.models[0].confidence = ranking(0.9);
+        e.models[1].confidence = ranking(0.92);
+        e.flaw.as_mut().unwrap().target_t1 = ranking(0.7);
+        e.flaw.as_mut().unwrap().target_t2 = ranking(0.72);
+        let d = Diagnostics::from_history(&ok, &[e.clone()], true);
+        assert!((d.confidence_auroc_last.unwrap() - 0.91).abs() < 1e-12);
+        assert!((d.target_auroc_last.unwrap() - 0.71).abs() < 1e-12);
+        assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+        assert!(d.notes[0].contains("worse than their own confidence") && d.notes[0].contains("(0.91)"), "{:?}", d.notes);
+        // The same run with a stronger F: no note.
+        e.models[0].confidence = ranking(0.7);
+        e.models[1].confidence = ranking(0.75);
+        assert!(Diagnostics::from_history(&ok, &[e], true).notes.is_empty());
     }
 }

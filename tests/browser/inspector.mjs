@@ -31,6 +31,9 @@ try {
   await waitForRun(base, id);
   await page.goto(`${base}/runs/${id}`);
   await page.waitForSelector('#charts .uplot');
+  // The run page says in words whether F beats the models' own confidence at the last evaluation.
+  await page.waitForFunction(() => /AUROC of F vs confidence: T1 0\.\d+ vs 0\.\d+, T2/.test(document.querySelector('#flaw-verdict').textContent));
+  assert.match(await page.textContent('#charts'), /F vs own confidence/);
   await page.screenshot({ path: `${out}/run.png` });
 
   await page.goto(`${base}/runs/${id}/inspect`);
@@ -41,6 +44,10 @@ try {
     assert.ok(n > 0, `no ${layer} panel`);
   }
   await page.waitForFunction(s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0), flaw);
+  // Per image: F's AUROC under each flaw map, the model's confidence AUROC under its prediction.
+  const scores = await page.locator('td .auroc').allTextContents();
+  assert.ok(scores.some(t => /^F AUROC (0|1)\.\d\d$/.test(t)), `no F AUROC under a flaw map: ${scores}`);
+  assert.ok(scores.some(t => /^confidence AUROC (0|1)\.\d\d$/.test(t)), `no confidence AUROC under a prediction: ${scores}`);
   assert.match(await page.textContent('#legend'), /background.*ellipse.*rectangle.*triangle/);
   const latest = await page.inputValue('#step-box');
   const srcLatest = await page.getAttribute(flaw, 'src');
