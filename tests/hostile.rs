@@ -82,6 +82,7 @@ async fn hostile_configs_are_refused_by_field_and_the_server_stays_up() {
         ("/train/poly_power", json!(1e300), "train.poly_power"),
         ("/gct/lambda_dc", json!(1e300), "gct.lambda_dc"),
         ("/gct/dc_rampup_epochs", json!(1e300), "gct.dc_rampup_epochs"),
+        ("/gct/dc_rampup_fraction", json!(-0.1), "gct.dc_rampup_fraction"),
         ("/gct/nu", json!(u64::MAX), "gct.nu"),
         ("/data/num_classes", json!(u64::MAX), "data.num_classes"),
     ];

@@ -350,8 +350,14 @@ pub struct GctConfig {
     /// nu: number of dilate+blur rounds in C(.).
     #[serde(default = "d_nu")]
     pub nu: usize,
-    #[serde(default = "d_rampup")]
-    pub dc_rampup_epochs: f64,
+    /// Length of the lambda_dc ramp-up as a share of the run's iterations. Named deviation:
+    /// the spec counts it in epochs (3 of the paper's 20, i.e. 0.15), which on a 12-image set
+    /// at 1/8 labels is a handful of iterations, before F has learnt anything.
+    #[serde(default = "d_rampup_fraction")]
+    pub dc_rampup_fraction: f64,
+    /// The spec's ramp-up length in epochs (paper: 3); when set, it replaces the fraction.
+    #[serde(default)]
+    pub dc_rampup_epochs: Option<f64>,
 }
 
 fn d_lambda_dc() -> f64 {
@@ -369,13 +375,22 @@ fn d_fd_scale() -> f64 {
 fn d_nu() -> usize {
     1
 }
-fn d_rampup() -> f64 {
-    3.0
+fn d_rampup_fraction() -> f64 {
+    0.15
 }
 
 impl Default for GctConfig {
     fn default() -> Self {
-        Self { lambda_dc: d_lambda_dc(), lambda_fc: d_one(), dc_threshold: d_xi(), fd_scale: d_fd_scale(), mu: None, nu: d_nu(), dc_rampup_epochs: d_rampup() }
+        Self {
+            lambda_dc: d_lambda_dc(),
+            lambda_fc: d_one(),
+            dc_threshold: d_xi(),
+            fd_scale: d_fd_scale(),
+            mu: None,
+            nu: d_nu(),
+            dc_rampup_fraction: d_rampup_fraction(),
+            dc_rampup_epochs: None,
+        }
     }
 }
 
@@ -463,7 +478,7 @@ impl RunConfig {
         self.train.epochs = 4;
         self.train.eval_every = 35; // half an epoch of the shapes set at 1/8 labels
         self.train.vis_every = 10;
-        self.gct.dc_rampup_epochs = 1.0;
+        self.gct.dc_rampup_fraction = 0.25; // as 1 of its 4 epochs
         self.gct.lambda_dc = 10.0;
     }
 
@@ -530,6 +545,16 @@ impl RunConfig {
             (TaskOptimizer::Auto, TaskKind::Segmentation) => TaskOptimizer::Sgd,
             (TaskOptimizer::Auto, TaskKind::Denoising) => TaskOptimizer::Adam,
             (chosen, _) => chosen,
+        }
+    }
+
+    /// Iterations over which lambda_dc ramps up, for a run of `total` iterations at
+    /// `per_epoch` iterations per epoch: `dc_rampup_epochs` epochs when set, else
+    /// `dc_rampup_fraction` of the run.
+    pub fn rampup_iterations(&self, per_epoch: usize, total: usize) -> usize {
+        match self.gct.dc_rampup_epochs {
+            Some(epochs) => (epochs * per_epoch as f64).round() as usize,
+            None => (self.gct.dc_rampup_fraction * total as f64).round() as usize,
         }
     }
 
@@ -679,11 +704,10 @@ impl RunConfig {
             check(mu > 0.0 && mu <= 1.0, "gct.mu", format!("must be in (0, 1], got {mu}"));
         }
         check(g.nu <= 4, "gct.nu", "must be at most 4".into());
-        check(
-            (0.0..=MAX_EPOCHS as f64).contains(&g.dc_rampup_epochs),
-            "gct.dc_rampup_epochs",
-            format!("must be in [0, {MAX_EPOCHS}], got {}", g.dc_rampup_epochs),
-        );
+        check((0.0..=1.0).contains(&g.dc_rampup_fraction), "gct.dc_rampup_fraction", format!("must be in [0, 1], got {}", g.dc_rampup_fraction));
+        if let Some(e) = g.dc_rampup_epochs {
+            check((0.0..=MAX_EPOCHS as f64).contains(&e), "gct.dc_rampup_epochs", format!("must be in [0, {MAX_EPOCHS}], got {e}"));
+        }
         // The sizes that multiply into memory are checked together; only when each is in
         // range, so the message names the product and not a field already reported.
         if errs.is_empty() {
@@ -709,6 +733,23 @@ impl RunConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_rampup_is_a_share_of_the_run_unless_given_in_epochs() {
+        // A 12-image set at 1/8 labels and batches of 2: 6 iterations per epoch. The spec's
+        // 3 epochs would ramp over 18 of 150 iterations; the default fraction over 23.
+        let mut c = RunConfig::shapes_demo(Algorithm::Gct);
+        c.gct = GctConfig::default();
+        assert_eq!(c.rampup_iterations(6, 150), 23);
+        assert_eq!(c.rampup_iterations(1, 1000), 150);
+        c.gct.dc_rampup_epochs = Some(3.0);
+        assert_eq!(c.rampup_iterations(6, 150), 18);
+        c.gct.dc_rampup_fraction = 2.0;
+        assert!(c.validate().unwrap_err().0.iter().any(|e| e.field == "gct.dc_rampup_fraction"));
+        // Configs written before the fraction existed keep their epochs.
+        let old: GctConfig = serde_json::from_str(r#"{"lambda_dc": 100, "dc_rampup_epochs": 3.0}"#).unwrap();
+        assert_eq!((old.dc_rampup_epochs, old.dc_rampup_fraction), (Some(3.0), 0.15));
+    }
+
     use super::*;
 
     #[test]

@@ -124,7 +124,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
 
     let evaluator = Evaluator { config, task, flaw, device: device.clone() };
     let mut batcher = Batcher::new(config, &split);
-    let rampup_iters = (config.gct.dc_rampup_epochs * ipe as f64).round() as usize;
+    let rampup_iters = config.rampup_iterations(ipe, total);
     let every = |n: usize| if n == 0 { ipe } else { n };
     let (eval_every, ckpt_every) = (every(config.train.eval_every), every(config.train.checkpoint_every));
     let write_checkpoint = |nets: &Nets, opts: &Optimisers, step: usize, best_score: Option<f64>, is_best: bool| -> Result<(), String> {
