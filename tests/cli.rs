@@ -78,7 +78,7 @@ fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_study() {
                 expected.name = "shapes-suponly-batch4".into();
                 expected.run.name = expected.name.clone();
                 expected.algorithms = vec![Algorithm::Suponly];
-                expected.run.train.batch_unlabeled = 0;
+                expected.run.train.suponly_batch = flawmap::config::SuponlyBatch::Labeled;
             }
             "study-shapes-long" => {
                 expected.name = "shapes-long".into();

@@ -123,6 +123,8 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     let compare = format!("/compare?a={}&amp;b={}", ids[&("gct".into(), "0.25".into())], ids[&("suponly".into(), "0.25".into())]);
     assert!(page.contains(&compare), "no compare link {compare}");
     assert!(page.contains("id=\"diagnostics\""));
+    // The page names the baseline protocol its SupOnly row follows.
+    assert!(page.contains("Baseline protocol:") && page.contains("labelled crops per iteration against GCT"), "no protocol line");
     let list = c.get(format!("{}/studies", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("grid") && list.contains("2 ratios x 2 algorithms x 1 seeds"));
     let form = c.get(format!("{}/studies/new", s.base)).send().await.unwrap().text().await.unwrap();

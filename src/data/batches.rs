@@ -201,4 +201,25 @@ mod tests {
         seen.sort_unstable();
         assert_eq!(seen, vec![4, 8, 15, 16, 23]);
     }
+
+    #[test]
+    fn suponly_sees_the_total_or_the_labelled_batch_as_its_protocol_says() {
+        use crate::config::{Algorithm, SuponlyBatch};
+        let mut c = RunConfig::shapes_demo(Algorithm::Suponly);
+        c.data.source = crate::config::DataSource::Shapes { train_images: 16, val_images: 2, image_size: 32 };
+        c.data.crop_size = 32;
+        c.data.base_size = 32;
+        let data = crate::data::load(&c, std::path::Path::new(".")).unwrap();
+        let split = Split::new(16, 0.5, 0);
+        let labelled = |c: &RunConfig| {
+            let b = Batcher::new(c, &split).batch(0, &data, c);
+            assert!(b.items[..b.n_labeled].iter().all(|i| split.labeled.contains(i)));
+            (b.n, b.n_labeled)
+        };
+        assert_eq!(labelled(&c), (8, 8), "total: 4 + 4, all labelled");
+        c.train.suponly_batch = SuponlyBatch::Labeled;
+        assert_eq!(labelled(&c), (4, 4), "labeled: GCT's 4 labelled crops");
+        c.algorithm = Algorithm::Gct;
+        assert_eq!(labelled(&c), (8, 4), "GCT: 4 labelled + 4 unlabelled, whatever SupOnly's protocol");
+    }
 }

@@ -129,6 +129,12 @@ impl StudyConfig {
         if errs.is_empty() { Ok(()) } else { Err(ConfigErrors(errs)) }
     }
 
+    /// Which baseline protocol the SupOnly row follows, in words; None without SupOnly.
+    pub fn baseline_protocol(&self) -> Option<String> {
+        let t = &self.run.train;
+        self.algorithms.contains(&Algorithm::Suponly).then(|| t.suponly_batch.describe(t.batch_labeled, t.batch_unlabeled))
+    }
+
     pub fn cell_count(&self) -> usize {
         self.label_ratios.len().saturating_mul(self.algorithms.len()).saturating_mul(self.seeds.len())
     }

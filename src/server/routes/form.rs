@@ -27,6 +27,7 @@ fn options_for(key: &str) -> Vec<String> {
         "t1.arch" | "t2.arch" => &["unet", "deeplab"],
         "data.flip" => &["true", "false"],
         "train.optimizer" => &["auto", "sgd", "adam"],
+        "train.suponly_batch" => &["total", "labeled"],
         _ => &[],
     };
     o.iter().map(|s| s.to_string()).collect()

@@ -161,6 +161,8 @@ struct StudyPage {
     agreement_label: &'static str,
     table_json: String,
     markdown: String,
+    /// Which SupOnly baseline the table compares with (empty without SupOnly).
+    protocol: String,
     config_toml: String,
     can_stop: bool,
     can_resume: bool,
@@ -255,7 +257,11 @@ async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q):
             crate::config::TaskKind::Denoising => "T1 − T2 mean |diff|",
         },
         table_json: serde_json::to_string(&table).unwrap_or_default(),
-        markdown: table.to_markdown(),
+        markdown: match config.baseline_protocol() {
+            Some(p) => format!("{}\n{p}.", table.to_markdown()),
+            None => table.to_markdown(),
+        },
+        protocol: config.baseline_protocol().unwrap_or_default(),
         config_toml: toml::to_string(&config).unwrap_or_default(),
         can_stop: progress.active > 0,
         can_resume: progress.finished < progress.cells && progress.active == 0,
