@@ -84,11 +84,12 @@ impl std::str::FromStr for Algorithm {
 #[serde(rename_all = "lowercase")]
 pub enum SuponlyBatch {
     /// The same total batch as GCT, all labelled: `batch_labeled + batch_unlabeled` labelled
-    /// crops (the same compute per iteration, twice GCT's labelled crops).
+    /// crops (the paper's SupOnly setting, as the PixelSSL reference and the bench anchor run
+    /// it; twice GCT's labelled crops per iteration).
     #[default]
     Total,
-    /// GCT's labelled batch: `batch_labeled` labelled crops, as the spec's baseline ("T1 with
-    /// L_sup alone, on the same labelled images and schedule").
+    /// GCT's labelled batch: `batch_labeled` labelled crops, so both see the same labelled
+    /// crops per iteration and differ only in what GCT adds.
     Labeled,
 }
 
@@ -97,11 +98,11 @@ impl SuponlyBatch {
     pub fn describe(self, batch_labeled: usize, batch_unlabeled: usize) -> String {
         match self {
             Self::Total => format!(
-                "SupOnly sees GCT's total batch, all labelled: {} labelled crops per iteration against GCT's {batch_labeled} labelled + {batch_unlabeled} unlabelled (train.suponly_batch = \"total\")",
+                "SupOnly sees GCT's total batch, all labelled: {} labelled crops per iteration against GCT's {batch_labeled} labelled + {batch_unlabeled} unlabelled, the paper's protocol (train.suponly_batch = \"total\")",
                 batch_labeled + batch_unlabeled
             ),
             Self::Labeled => format!(
-                "SupOnly sees GCT's labelled batch: {batch_labeled} labelled crops per iteration, as GCT's {batch_labeled} labelled (+ {batch_unlabeled} unlabelled); the paper's protocol (train.suponly_batch = \"labeled\")"
+                "SupOnly sees GCT's labelled batch: {batch_labeled} labelled crops per iteration, as GCT's {batch_labeled} labelled (+ {batch_unlabeled} unlabelled), equal labelled data (train.suponly_batch = \"labeled\")"
             ),
         }
     }
