@@ -222,6 +222,17 @@ pub struct NetConfig {
     pub depth: usize,
 }
 
+impl NetConfig {
+    /// Input sides must be a multiple of this: a UNet halves its map `depth - 1` times
+    /// (max-pool, then a 2x2 transposed conv back), a DeepLab `depth` times.
+    pub fn size_multiple(&self) -> usize {
+        match self.arch {
+            Arch::Unet => 1 << self.depth.saturating_sub(1),
+            Arch::Deeplab => 1 << self.depth,
+        }
+    }
+}
+
 fn d_arch() -> Arch {
     Arch::Unet
 }
@@ -765,6 +776,13 @@ impl RunConfig {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn evaluation_pads_only_to_what_the_networks_need() {
+        let unet = |depth| NetConfig { arch: Arch::Unet, width: 8, depth };
+        assert_eq!((unet(1).size_multiple(), unet(3).size_multiple(), unet(5).size_multiple()), (1, 4, 16));
+        assert_eq!(NetConfig { arch: Arch::Deeplab, width: 8, depth: 3 }.size_multiple(), 8);
+    }
+
     #[test]
     fn the_rampup_is_a_share_of_the_run_unless_given_in_epochs() {
         // A 12-image set at 1/8 labels and batches of 2: 6 iterations per epoch. The spec's
