@@ -87,7 +87,13 @@ fn check_case(name: &str, c: &Value, d: &Device) {
         (ks["s16"].as_u64().unwrap() as usize, ks["s8"].as_u64().unwrap() as usize, ks["s4"].as_u64().unwrap() as usize),
         "{name}: kernel sizes for S = {s}"
     );
-    let fp = FlawParams { kernels, mu: c["mu"].as_f64().unwrap() as f32, nu: c["nu"].as_u64().unwrap() as usize, xi: c["xi"].as_f64().unwrap() as f32 };
+    let fp = FlawParams {
+        kernels,
+        mu: c["mu"].as_f64().unwrap() as f32,
+        nu: c["nu"].as_u64().unwrap() as usize,
+        xi: c["xi"].as_f64().unwrap() as f32,
+        normalise: true,
+    };
 
     let blurred = blur(tensor(&c["blur_input"], d), c["blur_k"].as_u64().unwrap() as usize);
     assert_close(&format!("{name} blur"), &to_f32(blurred), &floats(&c["blur_output"]));

@@ -393,6 +393,10 @@ pub struct GctConfig {
     /// nu: number of dilate+blur rounds in C(.).
     #[serde(default = "d_nu")]
     pub nu: usize,
+    /// Min-max normalise C(.) per sample, as the spec (step 5). `false` keeps the error's own
+    /// scale (an experiment of issue 10; see the README's flaw-map measurements).
+    #[serde(default = "d_true")]
+    pub target_normalise: bool,
     /// Length of the lambda_dc ramp-up as a share of the run's iterations. Named deviation:
     /// the spec counts it in epochs (3 of the paper's 20, i.e. 0.15), which on a 12-image set
     /// at 1/8 labels is a handful of iterations, before F has learnt anything.
@@ -431,6 +435,7 @@ impl Default for GctConfig {
             fd_scale: d_fd_scale(),
             mu: None,
             nu: d_nu(),
+            target_normalise: true,
             dc_rampup_fraction: d_rampup_fraction(),
             dc_rampup_epochs: None,
         }
@@ -547,6 +552,7 @@ impl RunConfig {
             mu: self.mu() as f32,
             nu: self.gct.nu,
             xi: self.gct.dc_threshold as f32,
+            normalise: self.gct.target_normalise,
         }
     }
 

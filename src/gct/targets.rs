@@ -16,6 +16,9 @@ pub struct FlawParams {
     pub nu: usize,
     /// xi: the flaw threshold of the dc targets and the fc mask.
     pub xi: f32,
+    /// Min-max normalise C(.) per sample (the spec's step 5). Off: C keeps the error's own
+    /// scale, so an image the model gets almost right has a target near 0 everywhere.
+    pub normalise: bool,
 }
 
 /// Labels in prediction format: one-hot over K classes; an ignore pixel (255, or any
@@ -30,13 +33,14 @@ pub fn error_map(pred: Tensor<4>, label_as_pred: Tensor<4>, mu: f32) -> Tensor<4
     (label_as_pred - pred).abs().sum_dim(1).mul_scalar(mu)
 }
 
-/// C(p, y): blur, nu x (dilate, blur), per-sample min-max. Targets in [0, 1].
+/// C(p, y): blur, nu x (dilate, blur), per-sample min-max (unless `fp.normalise` is off).
+/// Targets in [0, 1].
 pub fn flaw_target(pred: Tensor<4>, label_as_pred: Tensor<4>, fp: &FlawParams) -> Tensor<4> {
     let mut e = blur(error_map(pred, label_as_pred, fp.mu), fp.kernels.s8);
     for _ in 0..fp.nu {
         e = blur(dilate(e), fp.kernels.s4);
     }
-    min_max_normalise(e)
+    if fp.normalise { min_max_normalise(e) } else { e }
 }
 
 /// H(f): clip at 0, blur, and min-max normalise; a map whose maximum is <= 0.1 is zeroed
@@ -72,4 +76,45 @@ pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi
     let t2 = p2 * keep2.clone() + p1 * keep2.clone().neg().add_scalar(1.0);
     let fc_mask = h1.greater_elem(xi).bool_and(h2.greater_elem(xi)).float();
     DcTargets { t1, t2, dc_mask1: keep1.neg().add_scalar(1.0), dc_mask2: keep2.neg().add_scalar(1.0), fc_mask }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gct::kernels::KernelSizes;
+    use crate::host::{f32_tensor, to_f32};
+    use burn::tensor::Device;
+
+    /// A 2-class prediction on 32 x 32, right everywhere but a 4 x 4 patch held at 0.3.
+    fn mostly_right(device: &Device) -> (Tensor<4>, Tensor<4>) {
+        let hw = 32 * 32;
+        let mut p = vec![0.0f32; 2 * hw];
+        let mut y = vec![0.0f32; 2 * hw];
+        for i in 0..hw {
+            let (r, c) = (i / 32, i % 32);
+            let right = if (10..14).contains(&r) && (10..14).contains(&c) { 0.3 } else { 1.0 };
+            p[i] = right;
+            p[hw + i] = 1.0 - right;
+            y[i] = 1.0;
+        }
+        (f32_tensor(p, [1, 2, 32, 32], device), f32_tensor(y, [1, 2, 32, 32], device))
+    }
+
+    #[test]
+    fn the_target_is_min_max_normalised_unless_turned_off() {
+        let device = Device::flex();
+        let (p, y) = mostly_right(&device);
+        let mut fp = FlawParams { kernels: KernelSizes::for_crop(32), mu: 0.5, nu: 1, xi: 0.6, normalise: true };
+        let normed = to_f32(flaw_target(p.clone(), y.clone(), &fp));
+        fp.normalise = false;
+        let raw = to_f32(flaw_target(p, y, &fp));
+        let (lo, hi) = raw.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        // The patch's error is 0.7 before blurring: unnormalised, the peak stays below it.
+        assert!(hi > 0.05 && hi < 0.7 && lo >= 0.0, "raw range {lo}..{hi}");
+        let peak = normed.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        assert!((peak - 1.0).abs() < 1e-5, "normalised peak {peak}");
+        for (n, r) in normed.iter().zip(&raw) {
+            assert!((n - (r - lo) / (hi - lo + 1e-9)).abs() < 1e-5);
+        }
+    }
 }
