@@ -25,6 +25,10 @@
       e.flaw ? e.flaw.auroc_t1 : null, e.flaw ? e.flaw.auroc_t2 : null,
       ...[0, 1].map(i => e.models[i] && e.models[i].confidence ? e.models[i].confidence.auroc : null),
     ], ['F on T1', 'F on T2', 'T1 confidence', 'T2 confidence']],
+    ['Share of wrong pixels in the top decile', e => [
+      ...['ranking_t1', 'ranking_t2'].map(k => e.flaw && e.flaw[k] ? e.flaw[k].top_decile : null),
+      ...[0, 1].map(i => e.models[i] && e.models[i].confidence ? e.models[i].confidence.top_decile : null),
+    ], ['F on T1', 'F on T2', 'T1 confidence', 'T2 confidence']],
   ];
   const colours = ['#2457d6', '#d6452c', '#2e9d4f', '#8a3fd1'];
   root.innerHTML = '';

@@ -113,7 +113,9 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     assert_eq!(d.len(), 2);
     for x in d {
         assert_eq!(x["algorithm"], "gct");
-        assert!(x["auroc_last"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{x}");
+        for k in ["auroc_last", "confidence_auroc_last", "target_auroc_last", "image_auroc_last", "top_decile_last", "confidence_top_decile_last"] {
+            assert!(x[k].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{k}: {x}");
+        }
         assert!(x["dc_share_t1"].as_f64().is_some() && x["fc_share"].as_f64().is_some() && x["agreement_last"].as_f64().is_some(), "{x}");
     }
 

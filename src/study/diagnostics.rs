@@ -17,6 +17,10 @@ pub struct Diagnostics {
     pub target_auroc_last: Option<f64>,
     /// F's mean per-image AUROC at the last evaluation (its scale is set per image).
     pub image_auroc_last: Option<f64>,
+    /// Share of the wrong pixels in the top decile of F's map and of the models' own
+    /// uncertainty at the last evaluation (means over T1 and T2; 0.1 is chance).
+    pub top_decile_last: Option<f64>,
+    pub confidence_top_decile_last: Option<f64>,
     /// F's validation loss against C(.) (mean over T1 and T2), first and last evaluation.
     pub fd_loss_first: Option<f64>,
     pub fd_loss_last: Option<f64>,
@@ -66,6 +70,14 @@ impl Diagnostics {
             target_auroc_last: evals.iter().rev().find_map(|e| {
                 let f = e.flaw.as_ref()?;
                 mean2(f.target_t1.as_ref()?.auroc, f.target_t2.as_ref().and_then(|r| r.auroc))
+            }),
+            top_decile_last: evals.iter().rev().find_map(|e| {
+                let f = e.flaw.as_ref()?;
+                mean2(f.ranking_t1.as_ref()?.top_decile, f.ranking_t2.as_ref().and_then(|r| r.top_decile))
+            }),
+            confidence_top_decile_last: evals.iter().rev().find_map(|e| {
+                let c: Vec<f64> = e.models.iter().filter_map(|m| m.confidence.as_ref()?.top_decile).collect();
+                (e.flaw.is_some() && !c.is_empty()).then(|| c.iter().sum::<f64>() / c.len() as f64)
             }),
             image_auroc_last: evals.iter().rev().find_map(|e| {
                 let f = e.flaw.as_ref()?;
