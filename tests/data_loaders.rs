@@ -118,3 +118,53 @@ fn a_denoiser_beats_its_noisy_input_on_real_photos() {
     let last = *psnr.last().unwrap();
     assert!(last > input_psnr + 1.0, "PSNR per evaluation {psnr:?}, noisy input {input_psnr:.2} dB");
 }
+
+/// The nuclei tiles with their 0/1 masks rewritten by `encode` (as salient-object sets ship
+/// them: 0/255, or anti-aliased greys), into a fresh folder.
+fn nuclei_with_masks(name: &str, encode: impl Fn(u8) -> u8) -> std::path::PathBuf {
+    let src = fixtures().join("realdata/nuclei");
+    let root = out_dir(name);
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    let ds = folders::load_images_masks(&src, 0.25).unwrap();
+    for item in ds.train.iter().chain(&ds.val) {
+        std::fs::copy(src.join(format!("images/{}.png", item.name)), root.join(format!("images/{}.png", item.name))).unwrap();
+        let values = item.mask.as_ref().unwrap().iter().map(|&v| encode(v)).collect();
+        image::GrayImage::from_raw(item.width as u32, item.height as u32, values).unwrap().save(root.join(format!("masks/{}.png", item.name))).unwrap();
+    }
+    root
+}
+
+#[test]
+fn binary_masks_in_any_common_encoding_read_as_background_and_foreground() {
+    let original = folders::load_images_masks(&fixtures().join("realdata/nuclei"), 0.25).unwrap();
+    let mut c = tiny(Algorithm::Gct, 3);
+    c.data.num_classes = 2;
+    // 0/255, and greys (background 10, foreground 240, a 127/128 pair at the first pixel).
+    let cases: [(&str, fn(u8) -> u8, &str); 2] =
+        [("masks_0_255", |v| v * 255, "binary, 0/255 (255 = foreground)"), ("masks_grey", |v| if v == 1 { 240 } else { 10 }, "grey levels thresholded at 128")];
+    let mut roots = Vec::new();
+    for (name, encode, want) in cases {
+        let root = nuclei_with_masks(name, encode);
+        roots.push(root.clone());
+        c.data.source = DataSource::Folder { path: root.display().to_string(), val_fraction: 0.25 };
+        let ds = data::load(&c, &fixtures()).unwrap();
+        let report = ds.masks.clone().unwrap();
+        assert!(report.contains(want) && report.contains("% foreground"), "{report}");
+        for (a, b) in ds.train.iter().chain(&ds.val).zip(original.train.iter().chain(&original.val)) {
+            assert_eq!(a.mask, b.mask, "{name}: {} does not read as the original 0/1 mask", a.name);
+        }
+    }
+    // A run on the 0/255 set reports the encoding it found when it starts.
+    c.data.source = DataSource::Folder { path: roots[0].display().to_string(), val_fraction: 0.25 };
+    let events = run(c.clone(), &out_dir("masks_0_255_run"), None);
+    common::assert_finished(&events);
+    let info = events.iter().find_map(|e| if let Event::Started(i) = e { Some(i) } else { None }).unwrap();
+    assert!(info.masks.as_deref().is_some_and(|m| m.starts_with("binary, 0/255")), "{:?}", info.masks);
+    // Binary needs 2 classes; asking for it with 4 is a field error.
+    c.data.num_classes = 4;
+    c.data.mask_encoding = flawmap::config::MaskEncoding::Binary;
+    let errs = c.validate().unwrap_err().0;
+    assert!(errs.iter().any(|e| e.field == "data.mask_encoding"), "{errs:?}");
+}

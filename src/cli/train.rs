@@ -50,6 +50,9 @@ pub fn run(config_path: &Path, sets: &[String], device: Option<&str>, out: &Path
                     info.fd_map_size,
                     info.fd_map_size
                 ));
+                if let Some(m) = &info.masks {
+                    bar.println(format!("masks: {m}"));
+                }
             }
             Event::Step(m) => {
                 bar.set_position(m.step as u64);

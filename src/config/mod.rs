@@ -79,6 +79,20 @@ impl std::str::FromStr for Algorithm {
     }
 }
 
+/// How a dataset's mask values map to classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaskEncoding {
+    /// `binary` for 2-class `folder` masks that are not plain 0/1 (0/255, greys), else `indices`.
+    #[default]
+    Auto,
+    /// Class indices, 255 = ignore (VOC; `folder` masks of K classes).
+    Indices,
+    /// Background / foreground in any common encoding: 0/1, 0/255, or greys thresholded at
+    /// 128; no ignore label. Needs `num_classes = 2`.
+    Binary,
+}
+
 /// How many labelled crops SupOnly sees per iteration: the two baseline protocols.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -129,7 +143,8 @@ pub enum DataSource {
     },
     /// A PASCAL VOC layout: JPEGImages/, SegmentationClass/ (palette PNGs), ImageSets/Segmentation/.
     Voc { path: String },
-    /// `images/` + `masks/` with matching file stems; masks hold class indices (or 0/255 for binary).
+    /// `images/` + `masks/` with matching file stems; masks hold class indices (255 = ignore)
+    /// or, with 2 classes, binary masks in any common encoding (see `data.mask_encoding`).
     Folder {
         path: String,
         /// Share of images held out for validation (sorted by name, every n-th).
@@ -185,6 +200,9 @@ pub struct DataConfig {
     /// Gaussian noise sigma for denoising, in 0-255 units.
     #[serde(default = "d_sigma")]
     pub noise_sigma: f64,
+    /// How mask values map to classes (segmentation): see [`MaskEncoding`].
+    #[serde(default)]
+    pub mask_encoding: MaskEncoding,
 }
 
 fn d_classes() -> usize {
@@ -622,6 +640,11 @@ impl RunConfig {
         let d = &self.data;
         check(!self.name.trim().is_empty(), "name", "must not be empty".into());
         check(d.label_ratio > 0.0 && d.label_ratio <= 1.0, "data.label_ratio", format!("must be in (0, 1], got {}", d.label_ratio));
+        check(
+            d.mask_encoding != MaskEncoding::Binary || d.num_classes == 2,
+            "data.mask_encoding",
+            format!("binary masks have 2 classes (background, foreground): set data.num_classes = 2, got {}", d.num_classes),
+        );
         check((16..=1024).contains(&d.crop_size), "data.crop_size", format!("must be between 16 and 1024, got {}", d.crop_size));
         check((8..=MAX_BASE_SIZE).contains(&d.base_size), "data.base_size", format!("must be between 8 and {MAX_BASE_SIZE}, got {}", d.base_size));
         check(

@@ -99,7 +99,7 @@ pub fn load_voc(root: &Path) -> Result<Dataset, DataError> {
             })
             .collect()
     };
-    Ok(Dataset { train: load(read_list("train.txt")?)?, val: load(read_list("val.txt")?)? })
+    Ok(Dataset { train: load(read_list("train.txt")?)?, val: load(read_list("val.txt")?)?, masks: None })
 }
 
 /// A VOC image id from a split list: a plain file stem (`2007_000032`), never a path, so a
@@ -139,7 +139,7 @@ pub fn load_images_masks(root: &Path, val_fraction: f64) -> Result<Dataset, Data
         })
         .collect::<Result<Vec<_>, _>>()?;
     let (train, val) = split_every(items, val_fraction);
-    Ok(Dataset { train, val })
+    Ok(Dataset { train, val, masks: None })
 }
 
 /// A flat folder of clean photos (denoising: each photo is its own target).
@@ -153,5 +153,5 @@ pub fn load_photos(root: &Path, val_fraction: f64) -> Result<Dataset, DataError>
         .map(|p| read_rgb(&contained(root, p)?).map(|(w, h, rgb)| Item { name: stem(p), width: w, height: h, rgb, mask: None }))
         .collect::<Result<Vec<_>, _>>()?;
     let (train, val) = split_every(items, val_fraction);
-    Ok(Dataset { train, val })
+    Ok(Dataset { train, val, masks: None })
 }

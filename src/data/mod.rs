@@ -5,6 +5,7 @@
 pub mod augment;
 pub mod batches;
 pub mod folders;
+pub mod masks;
 pub mod shapes;
 
 use crate::config::{DataSource, RunConfig, TaskKind};
@@ -25,6 +26,8 @@ pub struct Item {
 pub struct Dataset {
     pub train: Vec<Item>,
     pub val: Vec<Item>,
+    /// How the masks were read (segmentation), for the run's start report.
+    pub masks: Option<masks::Detected>,
 }
 
 /// A data problem, naming the file where there is one.
@@ -55,7 +58,10 @@ pub fn load(config: &RunConfig, root: &Path) -> Result<Dataset, DataError> {
         DataSource::Folder { path, val_fraction } => folders::load_images_masks(&resolve(path), *val_fraction)?,
         DataSource::Photos { path, val_fraction } => folders::load_photos(&resolve(path), *val_fraction)?,
     };
+    let mut ds = ds;
     if segmentation {
+        let defines_ignore = !matches!(config.data.source, DataSource::Folder { .. });
+        ds.masks = masks::apply(&mut ds, config.data.mask_encoding, config.data.num_classes, defines_ignore)?;
         check_classes(&ds, config.data.num_classes)?;
     }
     if ds.train.len() < 2 || ds.val.is_empty() {

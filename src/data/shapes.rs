@@ -23,7 +23,7 @@ pub fn generate(train: usize, val: usize, size: usize, with_masks: bool) -> Data
             })
             .collect()
     };
-    Dataset { train: make("train", train), val: make("val", val) }
+    Dataset { train: make("train", train), val: make("val", val), masks: None }
 }
 
 fn colour<R: Rng>(rng: &mut R) -> [f64; 3] {

@@ -42,6 +42,10 @@ pub struct RunInfo {
     pub fd_map_size: usize,
     pub probes: Vec<ProbeInfo>,
     pub class_names: Vec<String>,
+    /// How the dataset's masks were read (e.g. "binary, 0/255 (255 = foreground); 21.3 %
+    /// foreground"), segmentation only.
+    #[serde(default)]
+    pub masks: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -120,6 +120,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
         fd_map_size: map_size(config.data.crop_size, config.fd_stages()),
         probes: probes.info.clone(),
         class_names,
+        masks: data.masks.clone(),
     }));
 
     let evaluator = Evaluator { config, task, flaw, device: device.clone() };

@@ -28,6 +28,7 @@ fn options_for(key: &str) -> Vec<String> {
         "data.flip" => &["true", "false"],
         "train.optimizer" => &["auto", "sgd", "adam"],
         "train.suponly_batch" => &["total", "labeled"],
+        "data.mask_encoding" => &["auto", "indices", "binary"],
         _ => &[],
     };
     o.iter().map(|s| s.to_string()).collect()

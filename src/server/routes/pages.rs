@@ -233,6 +233,8 @@ async fn create_preset(State(s): State<AppState>, Form(f): Form<PresetForm>) -> 
 struct RunPage {
     run: RunLine,
     device: String,
+    /// How the dataset's masks were read, from the engine's start report.
+    masks: String,
     error: String,
     config_json: String,
     checkpoints: Vec<CheckpointRow>,
@@ -250,6 +252,7 @@ async fn run_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResu
     page(RunPage {
         run: line(&row),
         device: row.device.clone().unwrap_or_default(),
+        masks: row.info.as_deref().and_then(|i| serde_json::from_str::<crate::engine::events::RunInfo>(i).ok()).and_then(|i| i.masks).unwrap_or_default(),
         error: row.error.clone().unwrap_or_default(),
         config_json: serde_json::to_string_pretty(&config).unwrap_or_default(),
         checkpoints: db::checkpoints(&s.db, id).await.map_err(html_err)?,
