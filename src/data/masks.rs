@@ -34,8 +34,12 @@ pub fn apply(ds: &mut Dataset, encoding: MaskEncoding, classes: usize, defines_i
     let binary = match encoding {
         MaskEncoding::Indices => false,
         MaskEncoding::Binary => true,
-        // 0/1 with some 255s is class indices with an ignore label; 0/255 alone, or greys, is not.
-        MaskEncoding::Auto => classes == 2 && !defines_ignore && !only(&[0, 1]) && !(only(&[0, 1, 255]) && h[1] > 0),
+        MaskEncoding::Auto => {
+            // 0/1, with or without 255 as an ignore label, is class indices already; 0/255
+            // alone, or greys, is a binary encoding.
+            let indices = only(&[0, 1]) || (only(&[0, 1, 255]) && h[1] > 0);
+            classes == 2 && !defines_ignore && !indices
+        }
     };
     if !binary {
         if classes == 2 && !defines_ignore && only(&[0, 255]) {
@@ -56,7 +60,7 @@ pub fn apply(ds: &mut Dataset, encoding: MaskEncoding, classes: usize, defines_i
             *v = rule(*v);
         }
     }
-    let fg = (128..=255).chain(if only(&[0, 1]) { 1..=1 } else { 1..=0 }).map(|v| h[v as usize]).sum::<u64>();
+    let fg: u64 = if only(&[0, 1]) { h[1] } else { h[128..].iter().sum() };
     let total: u64 = h.iter().sum();
     Ok(Some(format!("{description}; {:.1} % foreground", 100.0 * fg as f64 / total.max(1) as f64)))
 }
