@@ -142,7 +142,8 @@ fn binary_masks_in_any_common_encoding_read_as_background_and_foreground() {
     let mut c = tiny(Algorithm::Gct, 3);
     c.data.num_classes = 2;
     // 0/255, and greys (background 10, foreground 240, a 127/128 pair at the first pixel).
-    let cases: [(&str, fn(u8) -> u8, &str); 2] =
+    type Encode = fn(u8) -> u8;
+    let cases: [(&str, Encode, &str); 2] =
         [("masks_0_255", |v| v * 255, "binary, 0/255 (255 = foreground)"), ("masks_grey", |v| if v == 1 { 240 } else { 10 }, "grey levels thresholded at 128")];
     let mut roots = Vec::new();
     for (name, encode, want) in cases {
