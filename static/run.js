@@ -52,9 +52,20 @@
       const cols = [evals.map(e => e.step)].concat(n.map((_, k) => evals.map(e => f(e)[k] ?? null)));
       evalCharts[i].setData(cols);
     });
-    if (steps.length) document.getElementById('step').textContent = steps[steps.length - 1].step;
+    if (steps.length) showProgress(steps[steps.length - 1]);
     const verdict = evals.filter(e => e.flaw_verdict).pop();
     if (verdict) document.getElementById('flaw-verdict').textContent = `At step ${verdict.step}: ${verdict.flaw_verdict}`;
+  }
+  // Header: step / total, a progress bar and the time left at the latest step's pace.
+  const progress = document.getElementById('progress');
+  let total = +progress.max || 0;
+  function showProgress(s) {
+    document.getElementById('step').textContent = s.step;
+    if (!total) return;
+    progress.max = total; progress.value = s.step;
+    const left = (total - s.step) * s.ms_per_iter / 1000;
+    document.getElementById('eta').textContent = s.step < total
+      ? `~${left >= 90 ? Math.round(left / 60) + ' min' : Math.round(left) + ' s'} left` : '';
   }
   let pending = false;
   function schedule() { if (!pending) { pending = true; requestAnimationFrame(() => { pending = false; redraw(); }); } }
@@ -70,6 +81,12 @@
     const es = new EventSource(`/api/runs/${run}/live`);
     es.addEventListener('step', ev => { const s = JSON.parse(ev.data).data; if (s.step > last) { steps.push(s); last = s.step; schedule(); } });
     es.addEventListener('eval', ev => { evals.push(JSON.parse(ev.data).data); schedule(); });
+    // A page opened before the run started learns its length here.
+    es.addEventListener('started', ev => {
+      total = JSON.parse(ev.data).data.total_iterations || total;
+      document.getElementById('total').textContent = total;
+      schedule();
+    });
     for (const k of ['finished', 'stopped', 'failed']) es.addEventListener(k, () => setTimeout(() => location.reload(), 500));
     es.addEventListener('lagged', poll);
     es.onerror = () => { es.close(); setInterval(poll, 2000); };

@@ -46,7 +46,7 @@ pub fn apply(ds: &mut Dataset, encoding: MaskEncoding, classes: usize, defines_i
             // Kept as indices on purpose (data.mask_encoding = "indices"): say what it means.
             return Ok(Some("class indices with 255 = ignore: these 0/255 masks have no foreground".into()));
         }
-        return Ok(Some(if defines_ignore { "class indices, 255 = ignore (as the format defines)".into() } else { "class indices, 255 = ignore".into() }));
+        return Ok(Some(if defines_ignore { "class indices, 255 = ignore (as VOC defines)".into() } else { "class indices, 255 = ignore".into() }));
     }
     let (rule, description): (fn(u8) -> u8, String) = if only(&[0, 1]) {
         (|v| v, "binary, 0/1".into())

@@ -60,8 +60,12 @@ pub fn load(config: &RunConfig, root: &Path) -> Result<Dataset, DataError> {
     };
     let mut ds = ds;
     if segmentation {
-        let defines_ignore = !matches!(config.data.source, DataSource::Folder { .. });
-        ds.masks = masks::apply(&mut ds, config.data.mask_encoding, config.data.num_classes, defines_ignore)?;
+        // The built-in set's masks are class indices by construction; VOC defines 255 as ignore.
+        match config.data.source {
+            DataSource::Folder { .. } => ds.masks = masks::apply(&mut ds, config.data.mask_encoding, config.data.num_classes, false)?,
+            DataSource::Voc { .. } => ds.masks = masks::apply(&mut ds, config.data.mask_encoding, config.data.num_classes, true)?,
+            _ => {}
+        }
         check_classes(&ds, config.data.num_classes)?;
     }
     if ds.train.len() < 2 || ds.val.is_empty() {
