@@ -303,6 +303,7 @@ fn the_cli_runs_a_study_prints_its_table_and_resumes_it() {
     assert!(stdout.contains("| mIoU % (T1) | 1/4 | 1/2 |"), "{stdout}");
     assert!(stdout.contains("| GCT |") && stdout.contains("| SupOnly |") && stdout.contains("| GCT − SupOnly |"), "{stdout}");
     assert!(stdout.contains("4/4 runs finished"), "{stdout}");
+    assert_eq!(stdout.matches("the paper's protocol (train.suponly_batch = \"total\")").count(), 1, "the protocol, once: {stdout}");
 
     let finished = || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {

@@ -146,9 +146,9 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     for (metric, model) in [(metrics[0], ModelChoice::T1), (metrics[0], ModelChoice::T2)].into_iter().chain(metrics[1..].iter().map(|m| (*m, ModelChoice::T1)))
     {
         println!("\n{}", studies::table(&pool, &config, &runs, metric, model).await?.to_markdown());
-        if let Some(p) = config.baseline_protocol() {
-            println!("{p}.");
-        }
+    }
+    if let Some(p) = config.baseline_protocol() {
+        println!("\n{p}.");
     }
     for d in studies::diagnostics(&pool, &config, &runs).await? {
         for note in &d.diagnostics.notes {
