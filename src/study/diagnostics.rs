@@ -3,7 +3,8 @@
 //! from a run's step metrics and evaluations, with plain-language notes for the values
 //! that usually explain a missing gain.
 
-use crate::engine::events::{EvalReport, StepMetrics};
+use crate::engine::events::{EvalReport, FlawEval, StepMetrics};
+use crate::metrics::ranking::Ranking;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -56,6 +57,29 @@ fn tail_mean(steps: &[StepMetrics], f: impl Fn(&StepMetrics) -> Option<f64>) -> 
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// The mean over T1 and T2 of `figure` at the last evaluation that has one.
+fn last_mean(evals: &[EvalReport], figure: impl Fn(&EvalReport) -> Vec<f64>) -> Option<f64> {
+    evals.iter().rev().find_map(|e| mean(&figure(e)))
+}
+
+/// One figure of the models' own confidence ranking, per model (runs with F only: the
+/// baseline is shown to be compared with F).
+fn confidence_of(e: &EvalReport, field: fn(&Ranking) -> Option<f64>) -> Vec<f64> {
+    if e.flaw.is_none() {
+        return Vec::new();
+    }
+    e.models.iter().filter_map(|m| field(m.confidence.as_ref()?)).collect()
+}
+
+/// One figure of a ranking F's evaluation holds per model (F's own, or C's).
+fn flaw_of(e: &EvalReport, rankings: fn(&FlawEval) -> [&Option<Ranking>; 2], field: fn(&Ranking) -> Option<f64>) -> Vec<f64> {
+    e.flaw.as_ref().map(|f| rankings(f).into_iter().filter_map(|r| field(r.as_ref()?)).collect()).unwrap_or_default()
+}
+
 impl Diagnostics {
     pub fn from_history(steps: &[StepMetrics], evals: &[EvalReport], segmentation: bool) -> Self {
         let auroc = |e: &EvalReport| e.flaw.as_ref().and_then(|f| mean2(f.auroc_t1, f.auroc_t2));
@@ -63,26 +87,11 @@ impl Diagnostics {
         let mut d = Self {
             auroc_first: evals.iter().find_map(auroc),
             auroc_last: evals.iter().rev().find_map(auroc),
-            confidence_auroc_last: evals.iter().rev().find_map(|e| {
-                let c: Vec<f64> = e.models.iter().filter_map(|m| m.confidence.as_ref()?.auroc).collect();
-                (e.flaw.is_some() && !c.is_empty()).then(|| c.iter().sum::<f64>() / c.len() as f64)
-            }),
-            target_auroc_last: evals.iter().rev().find_map(|e| {
-                let f = e.flaw.as_ref()?;
-                mean2(f.target_t1.as_ref()?.auroc, f.target_t2.as_ref().and_then(|r| r.auroc))
-            }),
-            top_decile_last: evals.iter().rev().find_map(|e| {
-                let f = e.flaw.as_ref()?;
-                mean2(f.ranking_t1.as_ref()?.top_decile, f.ranking_t2.as_ref().and_then(|r| r.top_decile))
-            }),
-            confidence_top_decile_last: evals.iter().rev().find_map(|e| {
-                let c: Vec<f64> = e.models.iter().filter_map(|m| m.confidence.as_ref()?.top_decile).collect();
-                (e.flaw.is_some() && !c.is_empty()).then(|| c.iter().sum::<f64>() / c.len() as f64)
-            }),
-            image_auroc_last: evals.iter().rev().find_map(|e| {
-                let f = e.flaw.as_ref()?;
-                mean2(f.ranking_t1.as_ref()?.image_auroc, f.ranking_t2.as_ref().and_then(|r| r.image_auroc))
-            }),
+            confidence_auroc_last: last_mean(evals, |e| confidence_of(e, |r| r.auroc)),
+            target_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.target_t1, &f.target_t2], |r| r.auroc)),
+            top_decile_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.top_decile)),
+            confidence_top_decile_last: last_mean(evals, |e| confidence_of(e, |r| r.top_decile)),
+            image_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.image_auroc)),
             fd_loss_first: evals.iter().find_map(fd_loss),
             fd_loss_last: evals.iter().rev().find_map(fd_loss),
             agreement_last: evals.iter().rev().find_map(|e| e.agreement),
