@@ -30,6 +30,13 @@
       ...[0, 1].map(i => e.models[i] && e.models[i].confidence ? e.models[i].confidence.top_decile : null),
     ], ['F on T1', 'F on T2', 'T1 confidence', 'T2 confidence']],
   ];
+  // Binary segmentation runs also chart the salient-object metrics.
+  if (root.dataset.binary === 'true') {
+    evalDefs.push(['Salient-object scores: max F (β² 0.3) and MAE', e => [
+      ...[0, 1].map(i => e.models[i] && e.models[i].sod ? e.models[i].sod.max_f : null),
+      ...[0, 1].map(i => e.models[i] && e.models[i].sod ? e.models[i].sod.mae : null),
+    ], ['max F T1', 'max F T2', 'MAE T1', 'MAE T2']]);
+  }
   const colours = ['#2457d6', '#d6452c', '#2e9d4f', '#8a3fd1'];
   root.innerHTML = '';
   function make(title, names) {

@@ -163,6 +163,12 @@ fn binary_masks_in_any_common_encoding_read_as_background_and_foreground() {
     common::assert_finished(&events);
     let info = events.iter().find_map(|e| if let Event::Started(i) = e { Some(i) } else { None }).unwrap();
     assert!(info.masks.as_deref().is_some_and(|m| m.starts_with("binary, 0/255")), "{:?}", info.masks);
+    // Binary segmentation is scored as salient-object detection too.
+    let eval = events.iter().rev().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
+    for m in &eval.models {
+        let sod = m.sod.unwrap();
+        assert!((0.0..=1.0).contains(&sod.mae) && (0.0..=1.0).contains(&sod.max_f) && sod.max_f > 0.0, "{sod:?}");
+    }
     // Binary needs 2 classes; asking for it with 4 is a field error.
     c.data.num_classes = 4;
     c.data.mask_encoding = flawmap::config::MaskEncoding::Binary;

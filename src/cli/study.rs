@@ -142,7 +142,7 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     }
     // The headline metric (mIoU or PSNR) for T1 and T2, then the others (pixel accuracy or
     // SSIM) for T1; the dashboard and the API have every combination.
-    let metrics = studies::metrics_for(config.run.task);
+    let metrics = studies::metrics_for(&config.run);
     for (metric, model) in [(metrics[0], ModelChoice::T1), (metrics[0], ModelChoice::T2)].into_iter().chain(metrics[1..].iter().map(|m| (*m, ModelChoice::T1)))
     {
         println!("\n{}", studies::table(&pool, &config, &runs, metric, model).await?.to_markdown());

@@ -17,6 +17,10 @@ pub fn print_eval(report: &EvalReport) {
     {
         println!("better model: {}", best.model);
     }
+    let sod: Vec<String> = report.models.iter().filter_map(|m| m.sod.map(|s| format!("{} MAE {:.4}, max F {:.4}", m.model, s.mae, s.max_f))).collect();
+    if !sod.is_empty() {
+        println!("salient-object scores (beta^2 0.3): {}", sod.join("; "));
+    }
     print_rankings(report);
     if let Some(a) = report.agreement {
         println!("T1/T2 agreement: {a:.4}");

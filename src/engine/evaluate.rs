@@ -13,6 +13,7 @@ use crate::host::{f32_tensor, i32_tensor, to_f32};
 use crate::metrics::mistakes::{disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
 use crate::metrics::ranking::RankingAcc;
 use crate::metrics::restoration::{psnr, ssim};
+use crate::metrics::saliency::SodAcc;
 use crate::metrics::segmentation::Confusion;
 use crate::models::TaskNet;
 use crate::models::flaw_detector::FlawDetector;
@@ -103,6 +104,7 @@ impl Evaluator<'_> {
         let mut f_rank: [RankingAcc; 2] = Default::default();
         let mut target_rank: [RankingAcc; 2] = Default::default();
         let mut conf_rank: [RankingAcc; 2] = Default::default();
+        let mut sod: [SodAcc; 2] = Default::default();
         let (mut agree, mut agree_n) = (0.0f64, 0usize);
         // Images are padded to the size both task models need, no more.
         let multiple = self.config.t1.size_multiple().max(self.config.t2.size_multiple());
@@ -133,6 +135,10 @@ impl Evaluator<'_> {
                 if let Some(t) = &truth_mask {
                     accs[m].confusion.add(t, &pred.classes);
                     conf_rank[m].add_image(&pick(&uncertainty(&pred.probs, k, hw)), &wrong);
+                    if k == 2 {
+                        let foreground: Vec<bool> = scored.iter().map(|&i| t[i] == 1).collect();
+                        sod[m].add_image(&pick(&pred.probs[hw..]), &foreground);
+                    }
                 }
                 if let Some(c) = &clean {
                     accs[m].psnr_sum += psnr(&pred.probs, c);
@@ -177,16 +183,24 @@ impl Evaluator<'_> {
         let n = val.len().max(1) as f64;
         let model_evals = models
             .iter()
-            .zip(accs.iter().zip(&conf_rank))
-            .map(|((name, _), (acc, conf))| {
+            .zip(accs.iter().zip(&conf_rank).zip(&sod))
+            .map(|((name, _), ((acc, conf), sod))| {
                 if self.task.kind == TaskKind::Segmentation {
                     let s = acc.confusion.scores();
-                    ModelEval { model: name.to_string(), score: s.miou, seg: Some(s), psnr: None, ssim: None, confidence: Some(conf.finish()) }
+                    ModelEval {
+                        model: name.to_string(),
+                        score: s.miou,
+                        seg: Some(s),
+                        psnr: None,
+                        ssim: None,
+                        confidence: Some(conf.finish()),
+                        sod: sod.finish(),
+                    }
                 } else {
                     let p = acc.psnr_sum / acc.images.max(1) as f64;
                     let ssim = Some(acc.ssim_sum / acc.images.max(1) as f64);
                     let confidence = (models.len() == 2).then(|| conf.finish());
-                    ModelEval { model: name.to_string(), score: p, seg: None, psnr: Some(p), ssim, confidence }
+                    ModelEval { model: name.to_string(), score: p, seg: None, psnr: Some(p), ssim, confidence, sod: None }
                 }
             })
             .collect();

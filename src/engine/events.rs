@@ -3,6 +3,7 @@
 
 use crate::data::batches::Split;
 use crate::metrics::ranking::Ranking;
+use crate::metrics::saliency::SodScores;
 use crate::metrics::segmentation::SegScores;
 use serde::{Deserialize, Serialize};
 
@@ -102,6 +103,9 @@ pub struct ModelEval {
     /// model (and in records written before it existed).
     #[serde(default)]
     pub confidence: Option<Ranking>,
+    /// Binary segmentation (2 classes): the salient-object metrics, MAE and max F (beta^2 0.3).
+    #[serde(default)]
+    pub sod: Option<SodScores>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,4 +3,5 @@
 pub mod mistakes;
 pub mod ranking;
 pub mod restoration;
+pub mod saliency;
 pub mod segmentation;

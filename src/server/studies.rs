@@ -232,9 +232,11 @@ pub fn progress(config: &StudyConfig, runs: &[RunRow]) -> Progress {
     p
 }
 
-/// The metrics a study table can show for a task, the headline first.
-pub fn metrics_for(task: TaskKind) -> &'static [&'static str] {
-    match task {
+/// The metrics a study table can show for a run template, the headline first; binary
+/// segmentation adds the salient-object metrics.
+pub fn metrics_for(run: &crate::config::RunConfig) -> &'static [&'static str] {
+    match run.task {
+        TaskKind::Segmentation if run.data.num_classes == 2 => &["miou", "pixel_acc", "max_f", "mae"],
         TaskKind::Segmentation => &["miou", "pixel_acc"],
         TaskKind::Denoising => &["psnr", "ssim"],
     }
@@ -246,6 +248,8 @@ fn metric_of(m: &ModelEval, metric: &str) -> Option<f64> {
         "pixel_acc" => m.seg.as_ref().map(|s| s.pixel_acc),
         "psnr" => m.psnr,
         "ssim" => m.ssim,
+        "max_f" => m.sod.map(|s| s.max_f),
+        "mae" => m.sod.map(|s| s.mae),
         _ => None,
     }
 }
@@ -274,8 +278,8 @@ pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> AppResul
 
 /// The study's table for one metric and model choice.
 pub async fn table(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow], metric: &str, model: ModelChoice) -> AppResult<StudyTable> {
-    if !metrics_for(config.run.task).contains(&metric) {
-        return Err(AppError::BadRequest(format!("metric '{metric}' is not one of {} for this study's task", metrics_for(config.run.task).join(", "))));
+    if !metrics_for(&config.run).contains(&metric) {
+        return Err(AppError::BadRequest(format!("metric '{metric}' is not one of {} for this study's task", metrics_for(&config.run).join(", "))));
     }
     let results: Vec<CellResult> = results(db, runs, metric).await?.into_iter().map(|(_, c)| c).collect();
     let mut ratios = config.label_ratios.clone();

@@ -219,6 +219,7 @@ mod tests {
             ssim: None,
             score: 0.0,
             confidence: None,
+            sod: None,
         };
         EvalReport {
             step: 0,

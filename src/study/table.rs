@@ -57,12 +57,14 @@ pub struct CellResult {
 }
 
 impl CellResult {
-    pub fn value(&self, model: ModelChoice) -> f64 {
+    /// The cell's value for a model choice; `lower`: smaller is better (MAE).
+    pub fn value(&self, model: ModelChoice, lower: bool) -> f64 {
         let Some(t2) = self.t2 else { return self.t1 };
         match model {
             ModelChoice::T1 => self.t1,
             ModelChoice::T2 => t2,
             ModelChoice::Mean => 0.5 * (self.t1 + t2),
+            ModelChoice::Best if lower => self.t1.min(t2),
             ModelChoice::Best => self.t1.max(t2),
         }
     }
@@ -121,6 +123,7 @@ fn mean_std(values: &[f64]) -> (f64, Option<f64>) {
 
 impl StudyTable {
     pub fn build(metric: &str, model: ModelChoice, seeds: usize, ratios: &[f64], algorithms: &[Algorithm], results: &[CellResult]) -> Self {
+        let lower = lower_is_better(metric);
         let pick = |a: Algorithm, r: f64| {
             let mut cell: Vec<&CellResult> = results.iter().filter(|c| c.algorithm == a && c.label_ratio == r).collect();
             cell.sort_by_key(|c| c.seed);
@@ -133,7 +136,7 @@ impl StudyTable {
                 cells: ratios
                     .iter()
                     .map(|&r| {
-                        let values: Vec<f64> = pick(a, r).iter().map(|c| c.value(model)).collect();
+                        let values: Vec<f64> = pick(a, r).iter().map(|c| c.value(model, lower)).collect();
                         (!values.is_empty()).then(|| {
                             let (mean, std) = mean_std(&values);
                             Aggregate { n: values.len(), mean, std, values, best: false }
@@ -148,7 +151,8 @@ impl StudyTable {
             if rows.len() < 2 || counts.iter().any(|n| *n != counts[0] || n.is_none()) {
                 continue;
             }
-            let best = rows.iter().filter_map(|r| r.cells[col].as_ref().map(|c| c.mean)).fold(f64::NEG_INFINITY, f64::max);
+            let means = rows.iter().filter_map(|r| r.cells[col].as_ref().map(|c| c.mean));
+            let best = if lower { means.fold(f64::INFINITY, f64::min) } else { means.fold(f64::NEG_INFINITY, f64::max) };
             for row in &mut rows {
                 if let Some(c) = &mut row.cells[col] {
                     c.best = c.mean == best;
@@ -161,11 +165,14 @@ impl StudyTable {
                 .iter()
                 .map(|&r| {
                     let sup = pick(Algorithm::Suponly, r);
-                    let diffs: Vec<f64> =
-                        pick(Algorithm::Gct, r).iter().filter_map(|g| sup.iter().find(|s| s.seed == g.seed).map(|s| g.value(model) - s.value(model))).collect();
+                    let diffs: Vec<f64> = pick(Algorithm::Gct, r)
+                        .iter()
+                        .filter_map(|g| sup.iter().find(|s| s.seed == g.seed).map(|s| g.value(model, lower) - s.value(model, lower)))
+                        .collect();
                     (!diffs.is_empty()).then(|| {
                         let (mean, std) = mean_std(&diffs);
-                        Delta { n: diffs.len(), mean, std, wins: diffs.iter().filter(|d| **d > 0.0).count() }
+                        let won = |d: f64| if lower { d < 0.0 } else { d > 0.0 };
+                        Delta { n: diffs.len(), mean, std, wins: diffs.iter().filter(|d| won(**d)).count() }
                     })
                 })
                 .collect()
@@ -173,10 +180,16 @@ impl StudyTable {
         Self { metric: metric.into(), model, seeds, ratios: ratios.to_vec(), rows, delta }
     }
 
+    /// Whether the table's metric improves downwards (the best mean is the smallest, a
+    /// negative delta a win for GCT).
+    pub fn lower_is_better(&self) -> bool {
+        lower_is_better(&self.metric)
+    }
+
     /// How the metric is written: mIoU and accuracy in percent (as the paper), PSNR in dB.
     pub fn format(&self, v: f64) -> String {
         match self.metric.as_str() {
-            "miou" | "pixel_acc" => format!("{:.2}", 100.0 * v),
+            "miou" | "pixel_acc" | "max_f" => format!("{:.2}", 100.0 * v),
             "psnr" => format!("{v:.2}"),
             _ => format!("{v:.4}"),
         }
@@ -188,6 +201,8 @@ impl StudyTable {
             "pixel_acc" => "pixel accuracy %".into(),
             "psnr" => "PSNR dB".into(),
             "ssim" => "SSIM".into(),
+            "max_f" => "max F-measure % (β² 0.3)".into(),
+            "mae" => "MAE (lower is better)".into(),
             m => m.into(),
         }
     }
@@ -268,6 +283,11 @@ pub fn algorithm_label(a: Algorithm) -> &'static str {
     }
 }
 
+/// MAE is an error: smaller is better. Every other metric here grows with quality.
+pub fn lower_is_better(metric: &str) -> bool {
+    metric == "mae"
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,5 +366,16 @@ mod tests {
         assert!(lines[1].ends_with(",true,0.5;0.7"), "{csv}");
         let psnr = StudyTable::build("psnr", ModelChoice::T1, 1, &[0.5], &[Suponly], &[r(Suponly, 0.5, 0, 27.456, None)]);
         assert!(psnr.to_markdown().contains("| SupOnly | 27.46 |"), "one row: nothing to rank");
+    }
+
+    #[test]
+    fn an_error_metric_ranks_and_counts_wins_downwards() {
+        let r = |a, seed, t1: f64| CellResult { algorithm: a, label_ratio: 0.5, seed, t1, t2: (a == Gct).then_some(t1 + 0.01) };
+        let rs = [r(Gct, 0, 0.05), r(Gct, 1, 0.06), r(Suponly, 0, 0.08), r(Suponly, 1, 0.05)];
+        let t = StudyTable::build("mae", ModelChoice::Best, 2, &[0.5], &[Gct, Suponly], &rs);
+        assert!(t.rows[0].cells[0].as_ref().unwrap().best, "GCT's lower MAE is the best");
+        let d = t.delta.as_ref().unwrap()[0].as_ref().unwrap();
+        assert_eq!(d.wins, 1, "GCT lower in seed 0 only");
+        assert!((t.rows[0].cells[0].as_ref().unwrap().mean - 0.055).abs() < 1e-12, "Best picks the smaller of T1 and T2");
     }
 }

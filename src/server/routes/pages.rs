@@ -235,6 +235,8 @@ struct RunPage {
     device: String,
     /// How the dataset's masks were read, from the engine's start report.
     masks: String,
+    /// Binary segmentation: the page also charts the salient-object metrics.
+    binary: bool,
     error: String,
     config_json: String,
     checkpoints: Vec<CheckpointRow>,
@@ -253,6 +255,7 @@ async fn run_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResu
         run: line(&row),
         device: row.device.clone().unwrap_or_default(),
         masks: row.info.as_deref().and_then(|i| serde_json::from_str::<crate::engine::events::RunInfo>(i).ok()).and_then(|i| i.masks).unwrap_or_default(),
+        binary: row.task == "segmentation" && config["data"]["num_classes"] == 2,
         error: row.error.clone().unwrap_or_default(),
         config_json: serde_json::to_string_pretty(&config).unwrap_or_default(),
         checkpoints: db::checkpoints(&s.db, id).await.map_err(html_err)?,

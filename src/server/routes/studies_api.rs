@@ -130,7 +130,7 @@ pub struct TableQuery {
 pub async fn table_for(s: &AppState, id: i64, q: &TableQuery) -> AppResult<(StudyRow, StudyTable)> {
     let row = studies::get(&s.db, id).await?;
     let config = row.config()?;
-    let metric = q.metric.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| studies::metrics_for(config.run.task)[0].to_string());
+    let metric = q.metric.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| studies::metrics_for(&config.run)[0].to_string());
     let model = match q.model.as_deref().filter(|m| !m.is_empty()) {
         None => ModelChoice::T1,
         Some(m) => ModelChoice::parse(m).ok_or_else(|| AppError::BadRequest(format!("model '{m}' is not one of t1, t2, mean, best")))?,

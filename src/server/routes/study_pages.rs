@@ -246,7 +246,7 @@ async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q):
         name: row.name.clone(),
         metric: table.metric.clone(),
         model: table.model.key().into(),
-        metrics: studies::metrics_for(config.run.task).to_vec(),
+        metrics: studies::metrics_for(&config.run).to_vec(),
         metric_label: table.metric_label(),
         model_label: table.model.label(),
         header: table.ratios.iter().map(|&r| ratio_label(r)).collect(),
