@@ -7,6 +7,7 @@
 
 use super::with_device;
 use flawmap::config::DataSource;
+use flawmap::server::status::RunStatus;
 use flawmap::server::{db, manager::RunManager, studies};
 use flawmap::study::{ModelChoice, StudyConfig};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -114,7 +115,7 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
         bar.set_position(p.steps_done as u64);
         let current = runs
             .iter()
-            .find(|r| r.status == "running")
+            .find(|r| r.status == RunStatus::Running)
             .map(|r| format!(" | {} {}/{}", r.name, r.current_step, r.total_iterations.unwrap_or(0)))
             .unwrap_or_default();
         bar.set_message(format!("{}/{} runs finished{current}", p.finished, p.cells));
@@ -137,7 +138,7 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     let runs = studies::runs(&pool, id).await?;
-    for r in runs.iter().filter(|r| r.status == "failed") {
+    for r in runs.iter().filter(|r| r.status == RunStatus::Failed) {
         eprintln!("run {} ({}) failed: {}", r.id, r.name, r.error.clone().unwrap_or_default());
     }
     // The headline metric (mIoU or PSNR) for T1 and T2, then the others (pixel accuracy or

@@ -3,6 +3,7 @@
 
 use super::error::{AppError, AppResult};
 use crate::config::RunConfig;
+use crate::server::status::RunStatus;
 use serde::Serialize;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{FromRow, SqlitePool};
@@ -26,9 +27,6 @@ pub async fn open(path: &Path) -> Result<SqlitePool, sqlx::Error> {
     Ok(pool)
 }
 
-/// States a run can be resumed from (`stopping` is a stop asked for and not yet done).
-pub const RESUMABLE: [&str; 3] = ["stopped", "failed", "interrupted"];
-
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct RunRow {
     pub id: i64,
@@ -41,7 +39,7 @@ pub struct RunRow {
     pub label_ratio: f64,
     pub seed: i64,
     pub tags: String,
-    pub status: String,
+    pub status: RunStatus,
     pub parent_id: Option<i64>,
     pub resume_from: Option<String>,
     pub device: Option<String>,

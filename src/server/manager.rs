@@ -8,6 +8,7 @@ use super::error::{AppError, AppResult};
 use super::recorder::{LiveEvent, Recorder};
 use crate::config::RunConfig;
 use crate::engine::{self, Event, RunControl, StartOptions};
+use crate::server::status::RunStatus;
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -166,8 +167,8 @@ impl RunManager {
             return db::get_run(&self.db, id).await;
         }
         let row = db::get_run(&self.db, id).await?;
-        match row.status.as_str() {
-            "running" => {
+        match row.status {
+            RunStatus::Running => {
                 let handle = self.active.lock().expect("active runs lock").get(&id).cloned();
                 if let Some(h) = handle {
                     h.stop();
@@ -176,7 +177,7 @@ impl RunManager {
                 sqlx::query("UPDATE runs SET status = 'stopping' WHERE id = ? AND status = 'running'").bind(id).execute(&self.db).await?;
                 db::add_event(&self.db, id, "stopping", "stop requested").await?;
             }
-            "stopping" => {}
+            RunStatus::Stopping => {}
             other => {
                 return Err(AppError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped")));
             }
@@ -189,7 +190,7 @@ impl RunManager {
     /// loses its run is queued again by the study's resume.
     pub async fn delete(&self, id: i64) -> AppResult<()> {
         let row = db::get_run(&self.db, id).await?;
-        if matches!(row.status.as_str(), "queued" | "running" | "stopping") {
+        if row.status.is_active() {
             return Err(AppError::Conflict(format!("run {id} is {}: stop it before deleting it", row.status)));
         }
         // Clones and resumes keep their history; they just lose the link to this run.
@@ -212,8 +213,8 @@ impl RunManager {
     pub async fn evaluate(&self, id: i64) -> AppResult<RunRow> {
         let row = db::get_run(&self.db, id).await?;
         let handle = self.active.lock().expect("active runs lock").get(&id).cloned();
-        match (row.status.as_str(), handle) {
-            ("running", Some(h)) => {
+        match (row.status, handle) {
+            (RunStatus::Running, Some(h)) => {
                 h.request_evaluation();
                 db::add_event(&self.db, id, "evaluate", "evaluation requested").await?;
                 Ok(row)
@@ -225,7 +226,7 @@ impl RunManager {
     /// Continue a stopped, failed or interrupted run from its latest checkpoint.
     pub async fn resume(self: &Arc<Self>, id: i64) -> AppResult<RunRow> {
         let row = db::get_run(&self.db, id).await?;
-        if !db::RESUMABLE.contains(&row.status.as_str()) {
+        if !row.status.is_resumable() {
             return Err(AppError::Conflict(format!("run {id} is {}: only stopped, failed or interrupted runs can be resumed", row.status)));
         }
         let ckpt = db::latest_checkpoint(&self.db, id).await?;

@@ -9,6 +9,7 @@ pub mod recorder;
 pub mod routes;
 pub mod security;
 pub mod state;
+pub mod status;
 pub mod studies;
 pub mod uploads;
 

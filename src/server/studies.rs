@@ -8,6 +8,7 @@ use super::error::{AppError, AppResult};
 use super::manager::RunManager;
 use crate::config::{Algorithm, TaskKind};
 use crate::engine::events::{EvalReport, ModelEval, StepMetrics};
+use crate::server::status::RunStatus;
 use crate::study::diagnostics::Diagnostics;
 use crate::study::{CellResult, ModelChoice, StudyConfig, StudyTable};
 use serde::Serialize;
@@ -101,7 +102,7 @@ pub async fn stop(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppRes
     let _one_at_a_time = CHANGES.lock().await;
     let mut n = 0;
     for r in runs(db, id).await? {
-        if matches!(r.status.as_str(), "queued" | "running") {
+        if r.status.is_stoppable() {
             // A run may finish between the read and the stop: that is not an error here.
             if manager.stop(r.id).await.is_ok() {
                 n += 1;
@@ -122,7 +123,7 @@ pub async fn resume(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppR
     let order = config.cells();
     runs.sort_by_key(|r| order.iter().position(|c| is_cell(r, c.algorithm, c.label_ratio, c.seed)).unwrap_or(usize::MAX));
     for r in runs {
-        if db::RESUMABLE.contains(&r.status.as_str()) {
+        if r.status.is_resumable() {
             match manager.resume(r.id).await {
                 Ok(_) => n += 1,
                 // Resumed by someone else meanwhile: nothing to do.
@@ -144,7 +145,7 @@ pub async fn delete(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppR
     let _one_at_a_time = CHANGES.lock().await;
     get(db, id).await?;
     let runs = runs(db, id).await?;
-    if runs.iter().any(|r| matches!(r.status.as_str(), "queued" | "running" | "stopping")) {
+    if runs.iter().any(|r| r.status.is_active()) {
         return Err(AppError::Conflict(format!("study {id} has queued or running runs: stop it before deleting it")));
     }
     for r in runs {
@@ -161,7 +162,7 @@ pub async fn set_device(db: &SqlitePool, id: i64, device: crate::device::DeviceC
     config.run.device = device;
     let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
     sqlx::query("UPDATE studies SET config = ? WHERE id = ?").bind(json).bind(id).execute(db).await?;
-    for r in runs(db, id).await?.into_iter().filter(|r| r.status != "finished") {
+    for r in runs(db, id).await?.into_iter().filter(|r| r.status != RunStatus::Finished) {
         let mut c = r.config()?;
         c.device = device;
         let json = serde_json::to_string(&c).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -206,13 +207,13 @@ pub struct Progress {
 }
 
 pub fn progress(config: &StudyConfig, runs: &[RunRow]) -> Progress {
-    let count = |states: &[&str]| runs.iter().filter(|r| states.contains(&r.status.as_str())).count();
+    let count = |of: fn(RunStatus) -> bool| runs.iter().filter(|r| of(r.status)).count();
     let mut p = Progress {
         cells: config.cell_count(),
-        finished: count(&["finished"]),
-        active: count(&["queued", "running", "stopping"]),
-        stopped: count(&["stopped", "interrupted"]),
-        failed: count(&["failed"]),
+        finished: count(|s| s == RunStatus::Finished),
+        active: count(RunStatus::is_active),
+        stopped: count(|s| matches!(s, RunStatus::Stopped | RunStatus::Interrupted)),
+        failed: count(|s| s == RunStatus::Failed),
         steps_done: runs.iter().map(|r| r.current_step).sum(),
         // Runs that have not started do not know their length yet: use the study's budget.
         steps_total: runs.iter().map(|r| r.total_iterations.or(config.iterations.map(|n| n as i64)).unwrap_or(0).max(r.current_step)).sum::<i64>()
@@ -263,7 +264,7 @@ async fn final_eval(db: &SqlitePool, run: i64) -> AppResult<Option<EvalReport>> 
 /// The final validation metric of every finished run.
 pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> AppResult<Vec<(i64, CellResult)>> {
     let mut out = Vec::new();
-    for r in runs.iter().filter(|r| r.status == "finished") {
+    for r in runs.iter().filter(|r| r.status == RunStatus::Finished) {
         let Some(e) = final_eval(db, r.id).await? else {
             continue;
         };
@@ -309,7 +310,7 @@ pub async fn diagnostics(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow])
             algorithm: r.algorithm.clone(),
             label_ratio: r.label_ratio,
             seed: r.seed,
-            status: r.status.clone(),
+            status: r.status.to_string(),
             diagnostics: Diagnostics::from_history(&steps, &evals, config.run.task == TaskKind::Segmentation),
         });
     }

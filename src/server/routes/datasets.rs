@@ -7,6 +7,7 @@ use crate::server::BODY_LIMIT;
 use crate::server::db;
 use crate::server::error::{AppError, AppResult};
 use crate::server::state::AppState;
+use crate::server::status::RunStatus;
 use crate::server::uploads::{self, Uploaded};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
@@ -97,8 +98,8 @@ async fn list(State(s): State<AppState>) -> AppResult<Json<Vec<Uploaded>>> {
 /// Delete an upload (204); 409 while a queued or running run reads it.
 async fn remove(State(s): State<AppState>, Path(name): Path<String>) -> AppResult<StatusCode> {
     let folder = uploads::folder_of(&s.data_dir.join("uploads"), &name)?.canonicalize()?;
-    for status in ["queued", "running", "stopping"] {
-        for run in db::list_runs(&s.db, Some(status), None).await? {
+    for status in RunStatus::ALL.into_iter().filter(|s| s.is_active()) {
+        for run in db::list_runs(&s.db, Some(status.as_str()), None).await? {
             let uses = run.config().ok().is_some_and(|c| match &c.data.source {
                 crate::config::DataSource::Shapes { .. } => false,
                 crate::config::DataSource::Voc { path } | crate::config::DataSource::Folder { path, .. } | crate::config::DataSource::Photos { path, .. } => {

@@ -12,6 +12,7 @@ use crate::server::datasets;
 use crate::server::db::{self, CheckpointRow, EventRow, RunRow, now_ms};
 use crate::server::error::AppError;
 use crate::server::state::AppState;
+use crate::server::status::RunStatus;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -68,8 +69,8 @@ fn fmt_score(v: Option<f64>) -> String {
 
 fn line(r: &RunRow) -> RunLine {
     let total = r.total_iterations.unwrap_or(0);
-    let eta = match (r.status.as_str(), r.started_at) {
-        ("running", Some(t0)) if r.current_step > 0 && total > r.current_step => {
+    let eta = match (r.status, r.started_at) {
+        (RunStatus::Running, Some(t0)) if r.current_step > 0 && total > r.current_step => {
             let per = (now_ms() - t0) as f64 / r.current_step as f64;
             format!("~{}s left", ((total - r.current_step) as f64 * per / 1000.0).round())
         }
@@ -78,7 +79,7 @@ fn line(r: &RunRow) -> RunLine {
     RunLine {
         id: r.id,
         name: r.name.clone(),
-        status: r.status.clone(),
+        status: r.status.to_string(),
         task: r.task.clone(),
         algorithm: r.algorithm.clone(),
         archs: format!("{} / {}", r.arch_t1, r.arch_t2.clone().unwrap_or_else(|| "-".into())),
@@ -111,12 +112,7 @@ async fn runs_page(State(s): State<AppState>, Query(q): Query<RunsQuery>) -> Pag
     let status = q.status.unwrap_or_default();
     let tag = q.tag.unwrap_or_default();
     let rows = db::list_runs(&s.db, Some(status.as_str()).filter(|v| !v.is_empty()), Some(tag.as_str()).filter(|v| !v.is_empty())).await.map_err(html_err)?;
-    page(RunsPage {
-        runs: rows.iter().map(line).collect(),
-        statuses: vec!["queued", "running", "stopping", "stopped", "finished", "failed", "interrupted"],
-        status,
-        tag,
-    })
+    page(RunsPage { runs: rows.iter().map(line).collect(), statuses: RunStatus::ALL.iter().map(|s| s.as_str()).collect(), status, tag })
 }
 
 async fn runs_csv(State(s): State<AppState>) -> Result<Response, AppError> {
@@ -260,8 +256,8 @@ async fn run_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResu
         config_json: serde_json::to_string_pretty(&config).unwrap_or_default(),
         checkpoints: db::checkpoints(&s.db, id).await.map_err(html_err)?,
         events,
-        can_stop: matches!(row.status.as_str(), "queued" | "running"),
-        can_resume: db::RESUMABLE.contains(&row.status.as_str()),
+        can_stop: row.status.is_stoppable(),
+        can_resume: row.status.is_resumable(),
         parent: row.parent_id,
     })
 }

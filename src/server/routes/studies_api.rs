@@ -82,7 +82,7 @@ async fn view(s: &AppState, row: StudyRow) -> AppResult<StudyView> {
             algorithm: r.algorithm,
             label_ratio: r.label_ratio,
             seed: r.seed,
-            status: r.status,
+            status: r.status.to_string(),
             current_step: r.current_step,
             total_iterations: r.total_iterations,
         })

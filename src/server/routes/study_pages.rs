@@ -186,7 +186,7 @@ async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q):
     let links = |a: Algorithm, r: f64| -> Vec<RunLink> {
         runs.iter()
             .filter(|x| x.algorithm == a.to_string() && x.label_ratio == r)
-            .map(|x| RunLink { id: x.id, seed: x.seed, status: x.status.clone() })
+            .map(|x| RunLink { id: x.id, seed: x.seed, status: x.status.to_string() })
             .collect()
     };
     let rows = table
