@@ -94,6 +94,10 @@ fn nuclei_and_denoising_runs_train_on_real_images() {
     for a in [flaw.auroc_t1, flaw.auroc_t2] {
         assert!(a.is_some_and(|a| (0.0..=1.0).contains(&a)), "{flaw:?}");
     }
+    // Its baseline is the pair's disagreement, and the verdict says so.
+    assert!(eval.models.iter().all(|m| m.confidence.is_some_and(|c| c.auroc.is_some())), "{:?}", eval.models);
+    let verdict = eval.flaw_verdict.as_deref().unwrap();
+    assert!(verdict.contains("AUROC of F vs disagreement: T1 "), "{verdict}");
 }
 
 #[test]

@@ -162,14 +162,20 @@ impl EvalReport {
         }
         let figures = pairs.iter().map(|(m, f, c)| format!("{m} {f:.3} vs {c:.3}")).collect::<Vec<_>>().join(", ");
         let below = pairs.iter().filter(|(_, f, c)| f < c).count();
+        // Restoration models have no confidence of their own: the baseline is their disagreement.
+        let (baseline, short) = if self.models.iter().any(|m| m.psnr.is_some()) {
+            ("the two models' disagreement |T1 - T2|", "disagreement")
+        } else {
+            ("the models' own confidence", "confidence")
+        };
         Some(if below == pairs.len() {
             format!(
-                "F finds the models' mistakes worse than their own confidence does (AUROC of F vs confidence: {figures}): the dc and fc masks add little the models do not already know."
+                "F finds the models' mistakes worse than {baseline} does (AUROC of F vs {short}: {figures}): the dc and fc masks add little the models do not already know."
             )
         } else if below > 0 {
-            format!("F beats the models' own confidence for some models only (AUROC of F vs confidence: {figures}).")
+            format!("F beats {baseline} for some models only (AUROC of F vs {short}: {figures}).")
         } else {
-            format!("F finds the models' mistakes better than their own confidence does (AUROC of F vs confidence: {figures}).")
+            format!("F finds the models' mistakes better than {baseline} does (AUROC of F vs {short}: {figures}).")
         })
     }
 }
