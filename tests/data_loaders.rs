@@ -179,3 +179,30 @@ fn binary_masks_in_any_common_encoding_read_as_background_and_foreground() {
     let errs = c.validate().unwrap_err().0;
     assert!(errs.iter().any(|e| e.field == "data.mask_encoding"), "{errs:?}");
 }
+
+/// SSIM against scikit-image's Wang-et-al. settings on a crop of a shipped photo and two
+/// distortions (`tests/fixtures/ssim/make_reference.py` wrote the reference values).
+#[test]
+fn ssim_matches_the_reference_implementation() {
+    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("ssim/reference.json")).unwrap()).unwrap();
+    let photo = image::open(fixtures().join("realdata/photos/astronaut.png")).unwrap().to_rgb8();
+    let (h, w) = (64usize, 64usize);
+    let mut chw = vec![0f32; 3 * h * w];
+    for c in 0..3 {
+        for y in 0..h {
+            for x in 0..w {
+                chw[c * h * w + y * w + x] = photo.get_pixel(200 + x as u32, 100 + y as u32)[c] as f32 / 255.0;
+            }
+        }
+    }
+    let noise = |i: u64| ((i * 2654435761 % 1000) as f64 / 1000.0 - 0.5) * 0.3;
+    let noisy: Vec<f32> = chw.iter().enumerate().map(|(i, &v)| (v as f64 + noise(i as u64)).clamp(0.0, 1.0) as f32).collect();
+    let dimmer: Vec<f32> = chw.iter().map(|&v| (v as f64 * 0.8 + 0.1) as f32).collect();
+    for (name, distorted) in [("noisy", noisy), ("dimmer", dimmer)] {
+        let want = reference["cases"][name].as_f64().unwrap();
+        let got = flawmap::metrics::restoration::ssim(&distorted, &chw, 3, h, w);
+        // f32 images against skimage's float64: agreement to 1e-5.
+        assert!((got - want).abs() < 1e-5, "{name}: {got} vs {want}");
+    }
+    assert!((flawmap::metrics::restoration::ssim(&chw, &chw, 3, h, w) - 1.0).abs() < 1e-12);
+}
