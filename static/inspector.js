@@ -1,5 +1,5 @@
 // The flaw-map inspector. One row per probe image, columns input | ground truth | T1 | T2 |
-// flaw T1 | flaw T2 | C target T1 | C target T2 | dc mask T1 | dc mask T2 | fc mask; one step
+// where T1 / T2 are really wrong (wrong pixels; restoration |T - y|) | flaw T1 | flaw T2 | C target T1 | C target T2 | dc mask T1 | dc mask T2 | fc mask; one step
 // slider drives every panel. View state (step, colormap, opacity, probe) lives in the URL.
 (function () {
   const root = document.getElementById('inspector');
@@ -9,7 +9,7 @@
   const params = new URLSearchParams(location.search);
   const COLS = [
     ['input', 'input'], ['ground_truth', 'ground truth'], ['t1', 'T1'], ['t2', 'T2'],
-    ['flaw_t1', 'flaw T1'], ['flaw_t2', 'flaw T2'], ['target_t1', 'C target T1'], ['target_t2', 'C target T2'],
+    ['wrong_t1', 'wrong T1'], ['wrong_t2', 'wrong T2'], ['flaw_t1', 'flaw T1'], ['flaw_t2', 'flaw T2'], ['target_t1', 'C target T1'], ['target_t2', 'C target T2'],
     ['dc_mask_t1', 'dc mask T1'], ['dc_mask_t2', 'dc mask T2'], ['fc_mask', 'fc mask'],
   ];
   const MASKS = new Set(['dc_mask_t1', 'dc_mask_t2', 'fc_mask']);
@@ -86,7 +86,7 @@
     steps = idx.steps; probes = idx.probes;
     $('legend').replaceChildren(...(idx.classes || []).flatMap(c => [el('span', { class: 'swatch', style: `background:${c.colour}` }), String(c.name)]));
     $('step-slider').max = Math.max(0, steps.length - 1);
-    if (!steps.length) { $('rows').replaceChildren(el('tr', {}, el('td', { colspan: 12 }, 'No snapshot yet.'))); return; }
+    if (!steps.length) { $('rows').replaceChildren(el('tr', {}, el('td', { colspan: 14 }, 'No snapshot yet.'))); return; }
     const want = $('follow').checked || !steps.includes(state.step) ? steps[steps.length - 1] : state.step;
     if (want !== state.step || !$('rows').children.length) await show(want);
   }

@@ -36,11 +36,15 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
     assert_eq!(snaps.iter().map(|s| s.step).collect::<Vec<_>>(), vec![1, 30, 60]);
     let labelled = snaps[2].probes.iter().find(|p| p.labeled).unwrap();
     let names: Vec<&str> = labelled.layers.iter().map(|l| l.name.as_str()).collect();
-    for want in ["input", "ground_truth", "t1", "t2", "flaw_raw_t1", "flaw_t2", "target_t1", "error_t2", "dc_mask_t1", "dc_mask_t2", "fc_mask"] {
+    for want in
+        ["input", "ground_truth", "t1", "t2", "wrong_t1", "wrong_t2", "flaw_raw_t1", "flaw_t2", "target_t1", "error_t2", "dc_mask_t1", "dc_mask_t2", "fc_mask"]
+    {
         assert!(names.contains(&want), "missing layer {want} in {names:?}");
     }
     let unlabelled = snaps[2].probes.iter().find(|p| !p.labeled).unwrap();
     assert!(!unlabelled.layers.iter().any(|l| l.name == "target_t1"), "C(.) exists only for labelled probes");
+    // The true error is shown wherever ground truth exists (segmentation: every probe).
+    assert!(unlabelled.layers.iter().any(|l| l.name == "wrong_t1"), "no true error on an unlabelled probe");
     for l in &labelled.layers {
         let n = match &l.data {
             LayerData::Rgb { values } => values.len() / 3,
@@ -62,6 +66,11 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
         assert!(layer("t1").auroc.is_some_and(|a| (0.0..=1.0).contains(&a)));
     }
     assert_eq!(layer("flaw_t1").auroc, None, "only the raw map is scored");
+    // The wrong-pixel layer is exactly T1's mistakes (ignored pixels count as right).
+    let LayerData::Map { values: shown } = &layer("wrong_t1").data else { panic!() };
+    for i in 0..gt.len() {
+        assert_eq!(shown[i] == 1.0, gt[i] < 4 && t1[i] != gt[i], "pixel {i}");
+    }
 
     let eval = events.iter().rev().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
     assert_eq!(eval.models.len(), 2);

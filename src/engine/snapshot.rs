@@ -144,6 +144,29 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
     // probe, unlabelled ones included, as shown; restoration: labelled probes).
     let mistakes: Vec<Vec<Option<Mistakes>>> =
         pred_values.iter().map(|per_probe| per_probe.iter().enumerate().map(|(j, p)| probe_mistakes(task, b, j, p, hw)).collect()).collect();
+    // Where each model is actually wrong, beside its flaw map: segmentation, the wrong
+    // pixels (ignored ones 0); restoration, |T - y| averaged over the channels.
+    for (m, name) in ["wrong_t1", "wrong_t2"].iter().enumerate().take(preds.len()) {
+        for (j, chunk) in pred_values[m].iter().enumerate() {
+            let values = match (task.kind, &mistakes[m][j]) {
+                (TaskKind::Segmentation, Some(w)) => {
+                    let mut v = vec![0.0f32; hw];
+                    for (&i, &wrong) in w.scored.iter().zip(&w.wrong) {
+                        v[i] = f32::from(u8::from(wrong));
+                    }
+                    Some(v)
+                }
+                (TaskKind::Denoising, Some(_)) => {
+                    let clean = b.clean.as_ref().and_then(|c| c.get(j * 3 * hw..(j + 1) * 3 * hw));
+                    clean.map(|c| (0..hw).map(|i| (0..3).map(|ch| (chunk[ch * hw + i] - c[ch * hw + i]).abs()).sum::<f32>() / 3.0).collect())
+                }
+                _ => None,
+            };
+            if let Some(values) = values {
+                layers[j].push(map(name, values));
+            }
+        }
+    }
     for (m, (name, _)) in preds.iter().enumerate() {
         for (j, chunk) in pred_values[m].iter().enumerate() {
             let mut layer = prediction_layer(task, name, chunk, hw);

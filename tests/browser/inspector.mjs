@@ -44,7 +44,7 @@ try {
   await page.goto(`${base}/runs/${id}/inspect`);
   const flaw = 'td img[alt="flaw_t1"]';
   await page.waitForSelector(flaw);
-  for (const layer of ['input', 'ground_truth', 't1', 't2', 'flaw_t1', 'flaw_t2', 'target_t1', 'dc_mask_t1', 'dc_mask_t2', 'fc_mask']) {
+  for (const layer of ['input', 'ground_truth', 't1', 't2', 'wrong_t1', 'wrong_t2', 'flaw_t1', 'flaw_t2', 'target_t1', 'dc_mask_t1', 'dc_mask_t2', 'fc_mask']) {
     const n = await page.locator(`img[alt="${layer}"]`).count();
     assert.ok(n > 0, `no ${layer} panel`);
   }
@@ -59,6 +59,12 @@ try {
   const bytes = async src => Buffer.from(await (await fetch(base + src)).arrayBuffer()).toString('base64');
   const imgLatest = await bytes(srcLatest);
   await page.screenshot({ path: `${out}/inspector.png` });
+  // All thirteen columns fit a 1280-pixel window.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 1280, `the inspector is ${width} px wide in a 1280 px window`);
+  await page.screenshot({ path: `${out}/inspector-1280.png` });
+  await page.setViewportSize({ width: 1800, height: 1100 });
 
   // Move the slider to the first saved step: every panel follows, "follow latest" turns off.
   await page.focus('#step-slider');
