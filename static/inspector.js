@@ -19,8 +19,50 @@
   $('cmap').value = state.cmap; $('opacity').value = state.opacity;
   $('inspector-head').innerHTML = '<th>probe</th>' + COLS.map(c => `<th>${c[1]}</th>`).join('');
 
+  // ξ, the flaw threshold: the dc and fc masks are recomputed here from the handled flaw
+  // maps (served as data) exactly as the engine makes them (spec section 3): s = h where
+  // h <= ξ, else 1; T1 learns from T2 where s2 < s1, T2 from T1 where s1 < s2; fc where both
+  // h1 and h2 exceed ξ. At the trained ξ the stored masks are shown.
+  const trainedXi = +root.dataset.xi;
+  state.xi = params.has('xi') && isFinite(+params.get('xi')) ? +params.get('xi') : trainedXi;
+  $('xi').value = state.xi;
+  const flawCache = new Map();
+  function flawValues(probe, layer) {
+    const key = `${state.step}/${probe}/${layer}`;
+    if (!flawCache.has(key)) flawCache.set(key, fetch(`/api/runs/${run}/snapshots/${state.step}/${probe}/${layer}.json`).then(r => r.ok ? r.json() : null));
+    return flawCache.get(key);
+  }
+  function overlayUrl(mask, w, h) {
+    const c = document.createElement('canvas'); c.width = w; c.height = h;
+    const ctx = c.getContext('2d'), img = ctx.createImageData(w, h);
+    mask.forEach((m, i) => img.data.set([255, 64, 32, m ? 255 : 0], 4 * i));
+    ctx.putImageData(img, 0, 0);
+    return c.toDataURL();
+  }
+  async function applyXi() {
+    const xi = state.xi, trained = Math.abs(xi - trainedXi) < 1e-9;
+    $('xi-value').textContent = xi.toFixed(2) + (trained ? ' (trained)' : '');
+    for (const p of probes) {
+      const [a, b] = await Promise.all([flawValues(p.idx, 'flaw_t1'), flawValues(p.idx, 'flaw_t2')]);
+      if (!a || !b || state.xi !== xi) continue;
+      const sat = v => v <= xi ? v : 1;
+      const n = a.values.length;
+      const masks = { dc_mask_t1: new Uint8Array(n), dc_mask_t2: new Uint8Array(n), fc_mask: new Uint8Array(n) };
+      for (let i = 0; i < n; i++) {
+        const h1 = a.values[i], h2 = b.values[i], s1 = sat(h1), s2 = sat(h2);
+        masks.dc_mask_t1[i] = s2 < s1; masks.dc_mask_t2[i] = s1 < s2; masks.fc_mask[i] = h1 > xi && h2 > xi;
+      }
+      for (const [key, m] of Object.entries(masks)) {
+        const cell = $('rows').querySelector(`tr[data-probe="${p.idx}"] td[data-layer="${key}"]`);
+        if (!cell) continue;
+        const overlay = cell.querySelector('img.overlay');
+        overlay.src = trained ? url(p.idx, key, '&overlay=true') : overlayUrl(m, a.width, a.height);
+        cell.querySelector('.share').textContent = `${(100 * m.reduce((s, v) => s + v, 0) / n).toFixed(1)} % of pixels`;
+      }
+    }
+  }
   function saveUrl() {
-    const p = new URLSearchParams({ step: state.step, cmap: state.cmap, opacity: state.opacity });
+    const p = new URLSearchParams({ step: state.step, cmap: state.cmap, opacity: state.opacity, xi: state.xi });
     history.replaceState(null, '', `?${p}`);
   }
   function colorbar() {
@@ -55,7 +97,8 @@
         const inner = MASKS.has(key)
           ? [el('img', { src: url(p.idx, 'input'), alt: '' }), el('img', { class: 'overlay', style: `opacity:${state.opacity}`, src: url(p.idx, key, '&overlay=true'), alt: key })]
           : [el('img', { class: key === 'ground_truth' ? 'gt' : '', src: url(p.idx, key), alt: key })];
-        const td = el('td', {}, el('div', { class: 'cell', dataset: { probe: p.idx } }, ...inner));
+        const td = el('td', { dataset: { layer: key } }, el('div', { class: 'cell', dataset: { probe: p.idx } }, ...inner));
+        if (MASKS.has(key)) td.append(el('div', { class: 'share auroc' }));
         const scored = SCORED[key] && byKey.get(`${p.idx}/${SCORED[key][0]}`);
         if (scored && scored.auroc != null) {
           td.append(el('div', { class: 'auroc', title: 'AUROC of this score as a ranking of the model\'s wrong pixels in this image (0.5 = chance)' },
@@ -64,8 +107,9 @@
         return td;
       });
       const head = el('th', {}, String(p.name), el('br'), el('small', {}, p.labeled ? 'labelled' : 'unlabelled'));
-      return el('tr', { class: p.labeled ? 'labeled' : 'unlabeled' }, head, ...cells);
+      return el('tr', { class: p.labeled ? 'labeled' : 'unlabeled', dataset: { probe: p.idx } }, head, ...cells);
     }));
+    applyXi();
   }
   async function show(step) {
     state.step = step;
@@ -105,6 +149,7 @@
     if (e.key === 'ArrowLeft' && i > 0) { unfollow(); show(steps[i - 1]); }
   });
   $('cmap').addEventListener('change', e => { state.cmap = e.target.value; colorbar(); show(state.step); });
+  $('xi').addEventListener('input', e => { state.xi = +e.target.value; saveUrl(); applyXi(); });
   $('opacity').addEventListener('input', e => {
     state.opacity = +e.target.value; saveUrl();
     for (const img of document.querySelectorAll('img.overlay')) img.style.opacity = state.opacity;

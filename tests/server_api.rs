@@ -44,6 +44,12 @@ async fn a_run_is_created_trained_stopped_resumed_and_downloaded() {
         assert!(l["auroc"].is_null() || (scored && (0.0..=1.0).contains(&l["auroc"].as_f64().unwrap())), "{l}");
     }
     assert!(layers.as_array().unwrap().iter().any(|l| l["layer"] == "flaw_raw_t1" && l["auroc"].is_f64()), "no scored flaw map");
+    // A continuous layer as data (what the inspector's xi slider thresholds); pictures are not.
+    let data = get_json(&c, &format!("{}/api/runs/{id}/snapshots/{step}/0/flaw_t1.json", s.base)).await;
+    let (w, h) = (data["width"].as_u64().unwrap(), data["height"].as_u64().unwrap());
+    assert_eq!(data["values"].as_array().unwrap().len() as u64, w * h);
+    let picture = c.get(format!("{}/api/runs/{id}/snapshots/{step}/0/input.json", s.base)).send().await.unwrap();
+    assert_eq!(picture.status(), StatusCode::BAD_REQUEST);
     let png = c.get(format!("{}/api/runs/{id}/snapshots/{step}/0/flaw_t1.png?cmap=inferno", s.base)).send().await.unwrap();
     assert_eq!(png.status(), StatusCode::OK);
     assert_eq!(&png.bytes().await.unwrap()[1..4], b"PNG");

@@ -59,6 +59,18 @@ try {
   const bytes = async src => Buffer.from(await (await fetch(base + src)).arrayBuffer()).toString('base64');
   const imgLatest = await bytes(srcLatest);
   await page.screenshot({ path: `${out}/inspector.png` });
+  // ξ: the masks are recomputed in the page from the flaw maps served as data. The fc mask
+  // (both flaw maps above ξ) can only grow as ξ falls.
+  const fcShare = async () => parseFloat(await page.textContent('tr[data-probe="0"] td[data-layer="fc_mask"] .share'));
+  await page.waitForFunction(() => /% of pixels/.test(document.querySelector('tr[data-probe="0"] td[data-layer="fc_mask"] .share')?.textContent || ''));
+  const trainedShare = await fcShare();
+  await page.$eval('#xi', el => { el.value = 0.05; el.dispatchEvent(new Event('input')); });
+  await page.waitForFunction(() => document.querySelector('tr[data-probe="0"] td[data-layer="fc_mask"] img.overlay').src.startsWith('data:image/png'));
+  assert.ok(await fcShare() >= trainedShare, `fc share at xi 0.05 below the trained one (${trainedShare})`);
+  assert.match(page.url(), /xi=0.05/);
+  assert.match(await page.textContent('#xi-value'), /^0\.05$/);
+  await page.$eval('#xi', el => { el.value = 0.6; el.dispatchEvent(new Event('input')); });
+  await page.waitForFunction(() => document.querySelector('#xi-value').textContent === '0.60 (trained)');
   // All thirteen columns fit a 1280-pixel window.
   await page.setViewportSize({ width: 1280, height: 900 });
   const width = await page.evaluate(() => document.documentElement.scrollWidth);

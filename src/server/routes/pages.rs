@@ -266,12 +266,15 @@ async fn run_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResu
 #[template(path = "inspect.html")]
 struct InspectPage {
     run: RunLine,
+    /// The flaw threshold the run trained with: the ξ slider's starting point.
+    xi: f64,
 }
 
 async fn inspect_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
     let id = run_id(&id).map_err(html_err)?;
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
-    page(InspectPage { run: line(&row) })
+    let xi = row.config().map(|c| c.gct.dc_threshold).unwrap_or(0.6);
+    page(InspectPage { run: line(&row), xi })
 }
 
 #[derive(Template)]

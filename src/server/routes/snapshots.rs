@@ -119,6 +119,9 @@ async fn layer_png(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let (id, step, probe) = (run_id(&id)?, number(&step, "step")?, number(&probe, "probe")?);
+    if let Some(name) = layer.strip_suffix(".json") {
+        return layer_values(&s, id, step, probe, name).await;
+    }
     let layer = layer.strip_suffix(".png").unwrap_or(&layer);
     let row = db::layer(&s.db, id, step, probe, layer).await?;
     let cmap = colormap(r.cmap.as_deref())?;
@@ -161,6 +164,18 @@ async fn layer_png(
     let mut png = Vec::new();
     out.write_to(&mut std::io::Cursor::new(&mut png), ImageFormat::Png).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "image/png")], cache, png).into_response())
+}
+
+/// A continuous layer as data (`{layer}.json`): its values in their own units, row-major,
+/// so the inspector can recompute the dc and fc masks at another threshold.
+async fn layer_values(s: &AppState, id: i64, step: i64, probe: i64, layer: &str) -> AppResult<Response> {
+    let row = db::layer(&s.db, id, step, probe, layer).await?;
+    if row.kind != "map" {
+        return Err(AppError::BadRequest(format!("{layer} is a picture, not a map of values: ask for {layer}.png")));
+    }
+    let img = load(s, &row).await?;
+    let values: Vec<f32> = decode(&row, &img).into_iter().map(|v| v as f32).collect();
+    Ok(Json(serde_json::json!({ "width": img.width(), "height": img.height(), "values": values })).into_response())
 }
 
 #[derive(Debug, Deserialize)]
