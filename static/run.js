@@ -25,6 +25,7 @@
       e.flaw ? e.flaw.auroc_t1 : null, e.flaw ? e.flaw.auroc_t2 : null,
       ...[0, 1].map(i => e.models[i] && e.models[i].confidence ? e.models[i].confidence.auroc : null),
     ], ['F on T1', 'F on T2', 'T1 confidence', 'T2 confidence']],
+    ["F's calibration error (ECE; 0 = its values are probabilities of a mistake)", e => ['calibration_t1', 'calibration_t2'].map(k => e.flaw && e.flaw[k] ? e.flaw[k].ece : null), ['F on T1', 'F on T2']],
     ['Share of wrong pixels in the top decile', e => [
       ...['ranking_t1', 'ranking_t2'].map(k => e.flaw && e.flaw[k] ? e.flaw[k].top_decile : null),
       ...[0, 1].map(i => e.models[i] && e.models[i].confidence ? e.models[i].confidence.top_decile : null),
@@ -50,6 +51,17 @@
   }
   const charts = defs.map(([t, , n]) => make(t, n));
   const evalCharts = evalDefs.map(([t, , n]) => make(t, n));
+  // F's reliability diagram at the latest evaluation: per bin of F's value, the share of
+  // pixels that are really wrong (the diagonal is perfect calibration).
+  const centres = [...Array(10).keys()].map(b => (b + 0.5) / 10);
+  let reliability = null;
+  if (root.dataset.flaw === 'true') {
+    const div = document.createElement('div'); div.className = 'chart'; root.appendChild(div);
+    const series = [{ label: 'F value' }, { label: 'ideal', stroke: '#999', dash: [4, 4] },
+      { label: 'wrong share T1', stroke: colours[0], spanGaps: true }, { label: 'wrong share T2', stroke: colours[1], spanGaps: true }];
+    reliability = new uPlot({ title: "F's reliability diagram (latest evaluation)", width: 450, height: 220, series,
+      scales: { x: { time: false, range: [0, 1] }, y: { range: [0, 1] } } }, [centres, centres, [], []], div);
+  }
   function redraw() {
     defs.forEach(([, f, n], i) => {
       const cols = [steps.map(s => s.step)].concat(n.map((_, k) => steps.map(s => f(s)[k] ?? null)));
@@ -60,6 +72,10 @@
       evalCharts[i].setData(cols);
     });
     if (steps.length) showProgress(steps[steps.length - 1]);
+    const cal = evals.filter(e => e.flaw && e.flaw.calibration_t1).pop();
+    if (reliability && cal) {
+      reliability.setData([centres, centres, cal.flaw.calibration_t1.wrong, (cal.flaw.calibration_t2 || { wrong: [] }).wrong]);
+    }
     const verdict = evals.filter(e => e.flaw_verdict).pop();
     if (verdict) document.getElementById('flaw-verdict').textContent = `At step ${verdict.step}: ${verdict.flaw_verdict}`;
   }

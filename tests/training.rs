@@ -84,6 +84,14 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
         assert!(unit(r.auroc) && unit(r.image_auroc) && unit(r.top_decile), "{r:?}");
     }
     assert_eq!(f.ranking_t1.unwrap().auroc, f.auroc_t1);
+    // F's reliability diagram covers every scored pixel once, and its ECE is a share.
+    for cal in [&f.calibration_t1, &f.calibration_t2] {
+        let cal = cal.as_ref().unwrap();
+        assert_eq!(cal.count.len(), 10);
+        assert!((0.0..=1.0).contains(&cal.ece), "{cal:?}");
+        assert!(cal.wrong.iter().flatten().all(|w| (0.0..=1.0).contains(w)));
+    }
+    assert_eq!(f.calibration_t1.as_ref().unwrap().count.iter().sum::<u64>(), f.calibration_t2.as_ref().unwrap().count.iter().sum::<u64>());
     assert!(f.target_t1.unwrap().auroc.unwrap() > 0.7, "C(.) barely ranks T1's mistakes: {:?}", f.target_t1);
     let verdict = eval.flaw_verdict.as_deref().unwrap();
     assert!(verdict.contains("AUROC of F vs confidence: T1 0."), "{verdict}");

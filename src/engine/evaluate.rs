@@ -10,6 +10,7 @@ use crate::data::augment::{View, eval_view};
 use crate::data::batches::assemble;
 use crate::gct::targets::{FlawParams, flaw_target};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
+use crate::metrics::calibration::CalibrationAcc;
 use crate::metrics::mistakes::{disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
 use crate::metrics::ranking::RankingAcc;
 use crate::metrics::restoration::{psnr, ssim};
@@ -105,6 +106,7 @@ impl Evaluator<'_> {
         let mut target_rank: [RankingAcc; 2] = Default::default();
         let mut conf_rank: [RankingAcc; 2] = Default::default();
         let mut sod: [SodAcc; 2] = Default::default();
+        let mut calibration: [CalibrationAcc; 2] = Default::default();
         let (mut agree, mut agree_n) = (0.0f64, 0usize);
         // Images are padded to the size both task models need, no more.
         let multiple = self.config.t1.size_multiple().max(self.config.t2.size_multiple());
@@ -157,6 +159,7 @@ impl Evaluator<'_> {
                     fd_loss[m] += to_f32((raw.clone() - target.clone()).square().mean())[0] as f64;
                     let (raw, target) = (to_f32(raw), to_f32(target));
                     f_rank[m].add_image(&pick(&raw), &wrong);
+                    calibration[m].add(&pick(&raw), &wrong);
                     target_rank[m].add_image(&pick(&target), &wrong);
                 }
                 preds.push(pred);
@@ -215,6 +218,8 @@ impl Evaluator<'_> {
                 ranking_t2: Some(r2),
                 target_t1: Some(target_rank[0].finish()),
                 target_t2: Some(target_rank[1].finish()),
+                calibration_t1: calibration[0].finish(),
+                calibration_t2: calibration[1].finish(),
             }
         });
         let mut report =

@@ -2,6 +2,7 @@
 //! forward it without knowing about tensors.
 
 use crate::data::batches::Split;
+use crate::metrics::calibration::Calibration;
 use crate::metrics::ranking::Ranking;
 use crate::metrics::saliency::SodScores;
 use crate::metrics::segmentation::SegScores;
@@ -12,7 +13,9 @@ use serde::{Deserialize, Serialize};
 pub enum Event {
     Started(RunInfo),
     Step(StepMetrics),
-    Eval(EvalReport),
+    /// Boxed: an evaluation (rankings, calibration, per-model scores) is several times the
+    /// size of the other events.
+    Eval(Box<EvalReport>),
     Snapshot(Snapshot),
     Checkpoint(CheckpointInfo),
     /// The run reached its last iteration.
@@ -129,6 +132,11 @@ pub struct FlawEval {
     pub target_t1: Option<Ranking>,
     #[serde(default)]
     pub target_t2: Option<Ranking>,
+    /// F's map read as the probability of a mistake: reliability diagram and calibration error.
+    #[serde(default)]
+    pub calibration_t1: Option<Calibration>,
+    #[serde(default)]
+    pub calibration_t2: Option<Calibration>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

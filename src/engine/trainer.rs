@@ -206,7 +206,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
                 best = Some(score);
             }
             let is_best = report.best;
-            let _ = tx.send(Event::Eval(report));
+            let _ = tx.send(Event::Eval(Box::new(report)));
             if is_best {
                 write_checkpoint(&nets, &opts, step, best, true)?;
             }

@@ -234,6 +234,8 @@ mod tests {
                 ranking_t2: None,
                 target_t1: None,
                 target_t2: None,
+                calibration_t1: None,
+                calibration_t2: None,
             }),
             agreement: Some(agreement),
             best: false,
