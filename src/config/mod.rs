@@ -412,7 +412,7 @@ pub struct GctConfig {
     #[serde(default = "d_nu")]
     pub nu: usize,
     /// Min-max normalise C(.) per sample, as the spec (step 5). `false` keeps the error's own
-    /// scale (an experiment of issue 10; see the README's flaw-map measurements).
+    /// scale (an experiment of issue 10; see docs/measurements.md, "Flaw maps").
     #[serde(default = "d_true")]
     pub target_normalise: bool,
     /// Length of the lambda_dc ramp-up as a share of the run's iterations. Named deviation:
@@ -524,7 +524,7 @@ impl RunConfig {
     /// maps, and GCT a gain, within minutes on a 2-core CPU (named in the README): 48-pixel
     /// images and crops, narrow nets (UNet width 12, F ndf 16), a higher task lr for nets
     /// trained from scratch, a narrower rescale range, fewer epochs, a shorter ramp-up, and
-    /// two GCT constants measured at this size (README, "Measured"): lambda_dc 10, because
+    /// two GCT constants measured at this size (docs/measurements.md): lambda_dc 10, because
     /// at 100 the consistency term pulls T1 and T2 onto each other's mistakes within a
     /// 280-iteration run (mIoU 0.39 against 0.49 at 10), and F's lr 1e-3, because at the
     /// paper's 4e-4 F is still near chance when the ramp-up ends (AUROC 0.60 against 0.65).

@@ -61,7 +61,7 @@ pub fn supports(conv: &Conv2d) -> bool {
 }
 
 /// Whether the matmul form is the faster one for this layer on flex, as measured by
-/// `flawmap bench --ops` (README, "Training speed"): 1x1 convolutions (burn computes their
+/// `flawmap bench --ops` (docs/measurements.md, "Training speed"): 1x1 convolutions (burn computes their
 /// weight gradient as a convolution with an image-sized kernel: 11.7 ms forward + backward
 /// for the UNet head against 1.5 ms). Not k x k ones: their windows are strided views, and
 /// flex 0.22 copies strided views element by element (stacking the nine windows of a
