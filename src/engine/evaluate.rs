@@ -11,7 +11,7 @@ use crate::data::batches::assemble;
 use crate::gct::targets::{FlawParams, flaw_target};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
 use crate::metrics::calibration::CalibrationAcc;
-use crate::metrics::mistakes::{disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
+use crate::metrics::mistakes::{argmax_classes, disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
 use crate::metrics::ranking::RankingAcc;
 use crate::metrics::restoration::{psnr, ssim};
 use crate::metrics::saliency::SodAcc;
@@ -48,20 +48,6 @@ fn crop_chw(data: &[f32], c: usize, full: (usize, usize), valid: (usize, usize))
         }
     }
     out
-}
-
-fn argmax_classes(probs: &[f32], k: usize, hw: usize) -> Vec<u8> {
-    (0..hw)
-        .map(|i| {
-            let mut best = 0;
-            for c in 1..k {
-                if probs[c * hw + i] > probs[best * hw + i] {
-                    best = c;
-                }
-            }
-            best as u8
-        })
-        .collect()
 }
 
 pub struct Evaluator<'a> {

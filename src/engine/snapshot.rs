@@ -10,7 +10,7 @@ use crate::data::augment::centre_view;
 use crate::data::batches::{HostBatch, Split, assemble, input_to_rgb};
 use crate::gct::targets::{FlawParams, dc_targets, error_map, flaw_target, handle_flaw};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
-use crate::metrics::mistakes::{disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
+use crate::metrics::mistakes::{argmax_classes, disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
 use crate::metrics::ranking::auroc;
 use crate::rng::{permutation, stream};
 use crate::task::{Labels, Task};
@@ -79,8 +79,7 @@ fn prediction_layer(task: &Task, name: &str, p: &[f32], hw: usize) -> Layer {
     match task.kind {
         TaskKind::Segmentation => {
             let k = task.out_channels;
-            let classes = (0..hw).map(|i| (0..k).max_by(|&a, &b| p[a * hw + i].total_cmp(&p[b * hw + i])).unwrap_or(0) as u8).collect();
-            Layer { name: name.into(), data: LayerData::Classes { values: classes }, auroc: None }
+            Layer { name: name.into(), data: LayerData::Classes { values: argmax_classes(p, k, hw) }, auroc: None }
         }
         TaskKind::Denoising => {
             Layer { name: name.into(), data: LayerData::Rgb { values: input_to_rgb(p, (hw as f64).sqrt() as usize, TaskKind::Denoising) }, auroc: None }
@@ -94,7 +93,7 @@ fn probe_mistakes(task: &Task, b: &HostBatch, j: usize, p: &[f32], hw: usize) ->
         TaskKind::Segmentation => {
             let truth: Vec<u8> = b.labels.as_ref()?.get(j * hw..(j + 1) * hw)?.iter().map(|&c| c.clamp(0, 255) as u8).collect();
             let k = task.out_channels;
-            let classes: Vec<u8> = (0..hw).map(|i| (0..k).max_by(|&a, &c| p[a * hw + i].total_cmp(&p[c * hw + i])).unwrap_or(0) as u8).collect();
+            let classes = argmax_classes(p, k, hw);
             let scored = scored_pixels(&truth, k);
             let wrong = wrong_classes(&classes, &truth, &scored);
             Some(Mistakes { scored, wrong })

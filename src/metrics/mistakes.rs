@@ -26,6 +26,22 @@ pub fn disagreement(a: &[f32], b: &[f32], hw: usize) -> Vec<f32> {
     (0..hw).map(|i| (0..channels).map(|c| (a[c * hw + i] - b[c * hw + i]).abs()).sum()).collect()
 }
 
+/// Segmentation: the predicted class per pixel of K x H x W probabilities (the first of
+/// equal maxima).
+pub fn argmax_classes(probs: &[f32], k: usize, hw: usize) -> Vec<u8> {
+    (0..hw)
+        .map(|i| {
+            let mut best = 0;
+            for c in 1..k {
+                if probs[c * hw + i] > probs[best * hw + i] {
+                    best = c;
+                }
+            }
+            best as u8
+        })
+        .collect()
+}
+
 /// Segmentation: the pixels whose label is a class (not the ignore label 255).
 pub fn scored_pixels(truth: &[u8], classes: usize) -> Vec<usize> {
     (0..truth.len()).filter(|&i| (truth[i] as usize) < classes).collect()
