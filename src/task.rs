@@ -27,7 +27,7 @@ impl Task {
     pub fn activate(&self, out: Tensor<4>) -> Tensor<4> {
         match self.kind {
             TaskKind::Segmentation => softmax(out, 1),
-            TaskKind::Denoising => out,
+            TaskKind::Denoising | TaskKind::Lowlight => out,
         }
     }
 

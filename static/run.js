@@ -19,7 +19,8 @@
     ['Images / s', s => [s.images_per_sec], ['train']],
   ];
   const evalDefs = [
-    ['Validation score (mIoU / PSNR)', e => e.models.map(m => m.score), ['T1', 'T2']],
+    // Restoration: the degraded input's own PSNR (dashed grey), the floor a restorer must clear.
+    ['Validation score (mIoU / PSNR)', e => [0, 1].map(i => e.models[i] ? e.models[i].score : null).concat([e.input_scores ? e.input_scores.psnr : null]), ['T1', 'T2', 'degraded input']],
     // F against the baseline it must beat: each model's own confidence (dashed).
     ['AUROC of wrong pixels: F vs own confidence', e => [
       e.flaw ? e.flaw.auroc_t1 : null, e.flaw ? e.flaw.auroc_t2 : null,
@@ -44,8 +45,8 @@
     const div = document.createElement('div'); div.className = 'chart'; root.appendChild(div);
     // Baselines ("... confidence") are dashed in their model's colour.
     const series = [{ label: 'step' }].concat(names.map((n, i) => {
-      const baseline = n.endsWith('confidence');
-      return { label: n, stroke: colours[baseline ? i - 2 : i], dash: baseline ? [6, 4] : undefined, spanGaps: true };
+      const baseline = n.endsWith('confidence'), floor = n === 'degraded input';
+      return { label: n, stroke: floor ? '#777' : colours[baseline ? i - 2 : i], dash: baseline || floor ? [6, 4] : undefined, spanGaps: true };
     }));
     return new uPlot({ title, width: 450, height: 220, series, scales: { x: { time: false } } }, [[]].concat(names.map(() => [])), div);
   }

@@ -38,7 +38,7 @@ fn assert_screenshot(out: &Path, shot: &str) {
 fn the_inspector_shows_flaw_maps_that_follow_the_step_slider() {
     let out = fresh("browser");
     run_scenario("inspector.mjs", &out, &[]);
-    for shot in ["run.png", "inspector.png", "inspector-first-step.png"] {
+    for shot in ["new-run.png", "run.png", "inspector.png", "inspector-first-step.png"] {
         assert_screenshot(&out, shot);
     }
 }
@@ -77,4 +77,38 @@ fn file_names_that_are_markup_show_as_text_and_run_no_script() {
     let zip = out.join("hostile.zip");
     std::fs::write(&zip, common::zip_of(&refs)).unwrap();
     run_scenario("hostile.mjs", &out, &[&zip]);
+}
+
+#[test]
+fn uploaded_lowlight_pairs_and_a_0_255_salient_object_set_train_from_the_browser() {
+    let out = fresh("browser_datasets");
+    // LOL's layout, zipped (the generated pairs of tests/fixtures/lowlight-pairs).
+    let pairs = common::fixtures().join("lowlight-pairs");
+    let mut entries = Vec::new();
+    for dir in ["low", "high"] {
+        for name in ["astronaut", "brick", "camera", "chelsea", "coffee", "grass"] {
+            entries.push((format!("lol-upload/{dir}/{name}.png"), std::fs::read(pairs.join(dir).join(format!("{name}.png"))).unwrap()));
+        }
+    }
+    let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let pairs_zip = out.join("lol-upload.zip");
+    std::fs::write(&pairs_zip, common::zip_of(&refs)).unwrap();
+    // Nuclei tiles with their masks as salient-object sets ship them: 0 and 255.
+    let nuclei = common::fixtures().join("realdata/nuclei");
+    let mut entries = Vec::new();
+    for name in ["tile_0_0", "tile_0_1", "tile_0_2", "tile_1_0", "tile_1_1", "tile_1_2"] {
+        entries.push((format!("sod-upload/images/{name}.png"), std::fs::read(nuclei.join(format!("images/{name}.png"))).unwrap()));
+        let mask = image::open(nuclei.join(format!("masks/{name}.png"))).unwrap().to_luma8();
+        let mask = image::GrayImage::from_fn(mask.width(), mask.height(), |x, y| image::Luma([if mask.get_pixel(x, y)[0] > 0 { 255 } else { 0 }]));
+        let mut png = std::io::Cursor::new(Vec::new());
+        mask.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        entries.push((format!("sod-upload/masks/{name}.png"), png.into_inner()));
+    }
+    let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let sod_zip = out.join("sod-upload.zip");
+    std::fs::write(&sod_zip, common::zip_of(&refs)).unwrap();
+    run_scenario("datasets.mjs", &out, &[&pairs_zip, &sod_zip]);
+    for shot in ["lowlight-run.png", "lowlight-inspector.png", "sod-run.png"] {
+        assert_screenshot(&out, shot);
+    }
 }

@@ -128,3 +128,34 @@ fn train_then_eval_a_checkpoint() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("at step 4") && stdout.contains("T2"), "{stdout}");
 }
+
+#[test]
+fn the_lowlight_examples_train_from_the_command_line_on_pairs_and_on_darkened_photos() {
+    for example in ["pairs-lowlight", "photos-lowlight"] {
+        let dir = tmp(&format!("cli_{example}"));
+        let small = [
+            "train.iterations=3",
+            "train.eval_every=3",
+            "train.vis_every=0",
+            "train.batch_unlabeled=2",
+            "t1.width=8",
+            "t2.width=8",
+            "flaw_detector.ndf=8",
+            "data.crop_size=32",
+            "data.base_size=48",
+        ];
+        let mut cmd = flawmap();
+        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["train", "--device", "cpu", "--config"]).arg(format!("examples/{example}.toml"));
+        for s in small {
+            cmd.args(["--set", s]);
+        }
+        let out = cmd.arg("--out").arg(dir.join("out")).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{example}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+        // The final table: both models' PSNR and SSIM, and the dark input's own as the floor.
+        assert!(stdout.contains("finished at step 3") && stdout.contains("the degraded input itself"), "{example}: {stdout}");
+        let input_row = stdout.lines().find(|l| l.starts_with("input ")).unwrap();
+        let psnr: f64 = input_row.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!((4.0..20.0).contains(&psnr), "{example}: a dark input scores {psnr} dB");
+    }
+}

@@ -123,6 +123,102 @@ fn a_denoiser_beats_its_noisy_input_on_real_photos() {
     assert!(last > input_psnr + 1.0, "PSNR per evaluation {psnr:?}, noisy input {input_psnr:.2} dB");
 }
 
+fn pairs(path: &str, val_path: Option<String>) -> DataSource {
+    DataSource::Pairs { path: path.into(), input_dir: "low".into(), target_dir: "high".into(), val_fraction: 0.25, val_path }
+}
+
+#[test]
+fn lowlight_pairs_load_each_dark_input_beside_its_target() {
+    let root = fixtures().join("lowlight-pairs");
+    let dirs = folders::PairDirs { input: "low", target: "high" };
+    let ds = folders::load_pairs(&root, None, &dirs, 0.25).unwrap();
+    assert_eq!((ds.train.len(), ds.val.len()), (6, 2));
+    for item in ds.train.iter().chain(&ds.val) {
+        let input = item.input.as_ref().expect("a paired input");
+        assert_eq!(input.len(), item.rgb.len());
+        let mean = |v: &[u8]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+        assert!(mean(input) < 0.5 * mean(&item.rgb), "{}: the low image is not darker", item.name);
+    }
+    // A separate validation folder replaces the split.
+    let ds = folders::load_pairs(&root, Some(&root), &dirs, 0.25).unwrap();
+    assert_eq!((ds.train.len(), ds.val.len()), (8, 8));
+}
+
+#[test]
+fn unpaired_or_mismatched_pairs_are_refused_naming_the_file() {
+    let src = fixtures().join("lowlight-pairs");
+    let root = out_dir("pairs_broken");
+    for sub in ["low", "high"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+        for name in ["astronaut", "brick", "camera"] {
+            std::fs::copy(src.join(format!("{sub}/{name}.png")), root.join(format!("{sub}/{name}.png"))).unwrap();
+        }
+    }
+    let dirs = folders::PairDirs { input: "low", target: "high" };
+    assert_eq!(folders::load_pairs(&root, None, &dirs, 0.34).unwrap().train.len(), 2);
+    // A target without its input.
+    std::fs::copy(src.join("high/chelsea.png"), root.join("high/chelsea.png")).unwrap();
+    let err = folders::load_pairs(&root, None, &dirs, 0.34).unwrap_err().to_string();
+    assert!(err.contains("chelsea.png") && err.contains("no partner") && err.contains("low"), "{err}");
+    // An input of another size than its target.
+    std::fs::copy(src.join("low/chelsea.png"), root.join("low/brick.png")).unwrap();
+    std::fs::copy(src.join("low/chelsea.png"), root.join("low/chelsea.png")).unwrap();
+    let err = folders::load_pairs(&root, None, &dirs, 0.34).unwrap_err().to_string();
+    assert!(err.contains("brick.png") && err.contains("144x96") && err.contains("96x96"), "{err}");
+    // The same through a run: it fails with the message, it does not panic.
+    std::fs::remove_file(root.join("low/chelsea.png")).unwrap();
+    let mut c = tiny(Algorithm::Gct, 2);
+    c.task = TaskKind::Lowlight;
+    c.train.lr = 1e-3;
+    c.data.source = pairs(&root.display().to_string(), None);
+    match run(c, &out_dir("pairs_broken_run"), None).last() {
+        Some(Event::Failed { message, .. }) => assert!(message.contains("no partner"), "{message}"),
+        other => panic!("expected Failed, got {other:?}"),
+    }
+}
+
+#[test]
+fn lowlight_runs_train_on_pairs_and_on_darkened_photos_with_the_input_as_their_floor() {
+    for (name, source) in [("pairs", pairs("lowlight-pairs", None)), ("darkened", DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.2 })] {
+        let mut c = tiny(Algorithm::Gct, 3);
+        c.task = TaskKind::Lowlight;
+        c.data.source = source;
+        c.train.lr = 1e-3; // Adam (optimizer auto)
+        c.train.vis_every = 3;
+        let events = run(c, &out_dir(&format!("lowlight_{name}")), None);
+        common::assert_finished(&events);
+        let eval = events.iter().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
+        let input = eval.input_scores.expect("restoration reports its input's scores");
+        // A dark input is far from its target: LOL's own inputs score 7-8 dB.
+        assert!((4.0..20.0).contains(&input.psnr) && (0.0..0.9).contains(&input.ssim), "{name}: {input:?}");
+        assert!(eval.models.iter().all(|m| m.psnr.is_some_and(f64::is_finite) && m.ssim.is_some()), "{name}");
+        assert!(eval.flaw.as_ref().unwrap().auroc_t1.is_some(), "{name}: F is scored");
+        assert!(events.iter().any(|e| matches!(e, Event::Snapshot(_))), "{name}: probes are snapshotted");
+    }
+}
+
+#[test]
+fn an_enhancer_clears_its_dark_input_on_real_photos() {
+    // The identity scores the dark input's PSNR (reported with every evaluation); a model
+    // that learned to brighten must clear it by far within 120 iterations.
+    let mut c = tiny(Algorithm::Suponly, 120);
+    c.task = TaskKind::Lowlight;
+    c.data.source = DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.2 };
+    c.data.label_ratio = 1.0;
+    c.data.base_size = 96;
+    c.t1.width = 16;
+    c.train.lr = 1e-3;
+    c.train.eval_every = 60;
+    let events = run(c, &out_dir("lowlight_learns"), None);
+    common::assert_finished(&events);
+    let evals: Vec<_> = events.iter().filter_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).collect();
+    let last = evals.last().unwrap();
+    let (psnr, floor) = (last.models[0].psnr.unwrap(), last.input_scores.unwrap().psnr);
+    assert!(psnr > floor + 4.0, "PSNR {psnr:.2} dB against the dark input's {floor:.2} dB");
+    // Every evaluation darkens the validation images the same way.
+    assert!(evals.windows(2).all(|w| w[0].input_scores == w[1].input_scores));
+}
+
 /// The nuclei tiles with their 0/1 masks rewritten by `encode` (as salient-object sets ship
 /// them: 0/255, or anti-aliased greys), into a fresh folder.
 fn nuclei_with_masks(name: &str, encode: impl Fn(u8) -> u8) -> std::path::PathBuf {

@@ -251,3 +251,71 @@ async fn a_zipped_dataset_uploads_and_trains_and_a_malicious_one_is_refused() {
     let r = upload(&c, &s.base, "empty", zip_of(&[("readme.txt", b"no images".to_vec())])).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_run_form_puts_essentials_first_with_help_and_starts_a_paired_lowlight_run() {
+    let fixtures = common::fixtures();
+    let s = start("form_lowlight", vec![fixtures.clone()], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let html = c.get(format!("{}/runs/new", s.base)).send().await.unwrap().text().await.unwrap();
+    // Essentials, then the rest folded away; every field with its help, the paper's value
+    // where the form's differs.
+    let essentials = html.find("<legend>Essentials</legend>").expect("an essentials part");
+    let advanced = html.find("<details class=\"advanced\">").expect("a closed advanced part");
+    assert!(essentials < advanced);
+    for key in ["task", "algorithm", "data.label_ratio", "t1.arch", "t2.arch", "train.iterations", "data.source.kind", "data.source.path"] {
+        let at = html.find(&format!("name=\"{key}\"")).unwrap_or_else(|| panic!("no {key}"));
+        assert!(at < advanced, "{key} is not among the essentials");
+    }
+    assert!(html.find("name=\"gct.lambda_dc\"").unwrap() > advanced);
+    assert_eq!(html.matches("class=\"help\"").count(), html.matches("<label class=\"field").count(), "a field without help");
+    assert!(html.contains("Weight of dynamic consistency") && html.contains("Paper: 100."), "lambda_dc's help and the paper's value");
+    assert!(html.contains("<option>lowlight</option>") && html.contains("<option>pairs</option>"));
+    assert!(html.contains("data-task=\"lowlight\"") && html.contains("data-source=\"pairs\""));
+
+    // An error on an advanced field opens that part, with the message beside the field.
+    let r = c.post(format!("{}/runs", s.base)).form(&[("train.fd_lr", "-1")]).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<details class=\"advanced\" open>") && html.contains("must be in (0, 10)"), "{html}");
+
+    // A low-light run on LOL-style pairs, through the form.
+    let pairs = fixtures.join("lowlight-pairs").display().to_string();
+    let fields = [
+        ("name", "form-lowlight"),
+        ("task", "lowlight"),
+        ("data.source.kind", "pairs"),
+        ("data.source.path", pairs.as_str()),
+        ("data.source.input_dir", "low"),
+        ("data.source.target_dir", "high"),
+        ("data.source.val_path", ""),
+        ("data.source.val_fraction", "0.25"),
+        ("data.crop_size", "32"),
+        ("data.base_size", "48"),
+        ("t1.width", "8"),
+        ("t2.width", "8"),
+        ("flaw_detector.ndf", "8"),
+        ("train.lr", "0.001"),
+        ("train.iterations", "3"),
+        ("train.eval_every", "3"),
+        ("train.vis_every", "3"),
+        ("device", "cpu"),
+    ];
+    let r = c.post(format!("{}/runs", s.base)).form(&fields).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let id: i64 = r.url().path().rsplit('/').next().unwrap().parse().expect("redirected to the run page");
+    let run = wait_run(&c, &s.base, id, 300, "the low-light run", |v| v["status"] != "queued" && v["status"] != "running").await;
+    assert_eq!(run["status"], "finished", "{run}");
+    assert_eq!(run["config"]["task"], "lowlight");
+    assert_eq!(run["config"]["data"]["source"]["kind"], "pairs");
+    let m = get_json(&c, &format!("{}/api/runs/{id}/metrics", s.base)).await;
+    let last = m["evals"].as_array().unwrap().last().unwrap().clone();
+    assert!(last["models"][0]["psnr"].as_f64().is_some() && last["input_scores"]["psnr"].as_f64().is_some(), "{last}");
+    // A bad fraction is refused on its field.
+    let mut bad = fields.to_vec();
+    bad[7] = ("data.source.val_fraction", "most");
+    let r = c.post(format!("{}/runs", s.base)).form(&bad).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("data.source.val_fraction") && html.contains("must be a number, got"), "{html}");
+}

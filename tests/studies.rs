@@ -164,18 +164,38 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_denoising_study_reports_psnr_and_ssim_with_diagnostics() {
     let photos = common::fixtures().join("realdata/photos");
-    let s = start("study_denoise", vec![photos.clone()], None, "127.0.0.1:0").await.unwrap();
+    let source = flawmap::config::DataSource::Photos { path: photos.display().to_string(), val_fraction: 0.2 };
+    restoration_study("study_denoise", flawmap::config::TaskKind::Denoising, source, photos).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowlight_study_on_pairs_reports_psnr_and_ssim_with_diagnostics() {
+    let pairs = common::fixtures().join("lowlight-pairs");
+    let source = flawmap::config::DataSource::Pairs {
+        path: pairs.display().to_string(),
+        input_dir: "low".into(),
+        target_dir: "high".into(),
+        val_fraction: 0.25,
+        val_path: None,
+    };
+    restoration_study("study_lowlight", flawmap::config::TaskKind::Lowlight, source, pairs).await;
+}
+
+/// A GCT-vs-SupOnly study of a restoration task through the API: PSNR and SSIM tables equal
+/// to the runs' final evaluations, F's diagnostics, the restoration labels on the page.
+async fn restoration_study(name: &str, task: flawmap::config::TaskKind, source: flawmap::config::DataSource, root: std::path::PathBuf) {
+    let s = start(name, vec![root], None, "127.0.0.1:0").await.unwrap();
     let c = reqwest::Client::new();
     let mut run = tiny(Algorithm::Gct, 4);
-    run.task = flawmap::config::TaskKind::Denoising;
-    run.data.source = flawmap::config::DataSource::Photos { path: photos.display().to_string(), val_fraction: 0.2 };
+    run.task = task;
+    run.data.source = source;
     run.train.lr = 1e-3; // Adam (optimizer auto)
     run.train.eval_every = 2;
-    let config = json!({ "name": "denoise", "label_ratios": [0.5], "algorithms": ["gct", "suponly"], "seeds": [1], "iterations": 4, "run": run });
+    let config = json!({ "name": name, "label_ratios": [0.5], "algorithms": ["gct", "suponly"], "seeds": [1], "iterations": 4, "run": run });
     let r = c.post(format!("{}/api/studies", s.base)).json(&json!({ "config": config })).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
     let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let done = wait_study(&c, &s.base, id, 300, "the denoising study to finish", |v| v["progress"]["status"] == "finished").await;
+    let done = wait_study(&c, &s.base, id, 300, "the restoration study to finish", |v| v["progress"]["status"] == "finished").await;
 
     // PSNR is the default metric, SSIM the other; both equal the runs' final evaluations.
     for (query, key) in [("", "psnr"), ("?metric=ssim", "ssim")] {
@@ -199,7 +219,7 @@ async fn a_denoising_study_reports_psnr_and_ssim_with_diagnostics() {
     assert!(gct["auroc_last"].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{gct}");
     assert!(gct["agreement_last"].as_f64().is_some_and(|a| a >= 0.0), "{gct}");
     let page = c.get(format!("{}/studies/{id}", s.base)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("T1 − T2 mean |diff|") && page.contains("PSNR"), "denoising labels on the study page");
+    assert!(page.contains("T1 − T2 mean |diff|") && page.contains("PSNR"), "restoration labels on the study page");
 }
 
 /// Rows of step metrics per run, straight from the database file.

@@ -6,7 +6,6 @@
 //! other's running runs as its own).
 
 use super::with_device;
-use flawmap::config::DataSource;
 use flawmap::server::status::RunStatus;
 use flawmap::server::{db, manager::RunManager, studies};
 use flawmap::study::{ModelChoice, StudyConfig};
@@ -45,12 +44,9 @@ fn load(args: &StudyArgs) -> Result<StudyConfig, String> {
     let mut config = StudyConfig::from_toml(&text).map_err(|e| format!("{}: {e}", args.config.display()))?;
     config.run = with_device(config.run, args.device.as_deref())?;
     // The recorded runs must not depend on this process's working directory.
-    match &mut config.run.data.source {
-        DataSource::Shapes { .. } => {}
-        DataSource::Voc { path } | DataSource::Folder { path, .. } | DataSource::Photos { path, .. } => {
-            let abs = Path::new(path).canonicalize().map_err(|e| format!("run.data.source.path: {path}: {e}"))?;
-            *path = abs.display().to_string();
-        }
+    for path in config.run.data.source.folders_mut() {
+        let abs = Path::new(path.as_str()).canonicalize().map_err(|e| format!("run.data.source: {path}: {e}"))?;
+        *path = abs.display().to_string();
     }
     Ok(config)
 }

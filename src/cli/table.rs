@@ -12,6 +12,9 @@ pub fn print_eval(report: &EvalReport) {
         };
         println!("{:<6} {:>10} {:>10} {:>10} {:>10}", m.model, fmt(m.score), fmt(acc), fmt(cacc), fmt(m.ssim.unwrap_or(f64::NAN)));
     }
+    if let Some(i) = report.input_scores {
+        println!("{:<6} {:>10.4} {:>10} {:>10} {:>10.4}   (the degraded input itself: the floor)", "input", i.psnr, "-", "-", i.ssim);
+    }
     if let Some(best) = report.models.iter().max_by(|a, b| a.score.total_cmp(&b.score))
         && report.models.len() > 1
     {

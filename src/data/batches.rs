@@ -7,8 +7,9 @@
 
 use super::Dataset;
 use super::augment::{View, random_view};
+use super::degrade;
 use crate::config::{RunConfig, TaskKind};
-use crate::rng::{permutation, standard_normal, stream};
+use crate::rng::{permutation, stream};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -60,11 +61,11 @@ pub struct HostBatch {
     pub n_labeled: usize,
     pub width: usize,
     pub height: usize,
-    /// Network input [n, 3, H, W]: normalised (segmentation) or noisy in [0, 1] (denoising).
+    /// Network input [n, 3, H, W]: normalised (segmentation) or degraded in [0, 1] (restoration).
     pub input: Vec<f32>,
     /// Segmentation labels of the labelled slice, [n_labeled, S, S], 255 = ignore.
     pub labels: Option<Vec<i32>>,
-    /// Denoising targets of the labelled slice, [n_labeled, 3, S, S].
+    /// Restoration targets of the labelled slice, [n_labeled, 3, S, S].
     pub clean: Option<Vec<f32>>,
     /// Item indices of the samples (train split).
     pub items: Vec<usize>,
@@ -112,30 +113,35 @@ impl Batcher {
     }
 }
 
-/// Turn views into a host batch; `noise` draws the denoising noise.
-pub fn assemble(views: &[View], n_labeled: usize, config: &RunConfig, mut noise: rand_chacha::ChaCha8Rng, items: Vec<usize>) -> HostBatch {
+/// Turn views into a host batch. `degrade` draws the synthetic degradation of restoration
+/// inputs (noise for denoising, darkening for low-light) where a view has no paired input.
+pub fn assemble(views: &[View], n_labeled: usize, config: &RunConfig, mut degrade: rand_chacha::ChaCha8Rng, items: Vec<usize>) -> HostBatch {
     let (width, height) = views.first().map(|v| (v.width, v.height)).unwrap_or((0, 0));
     assert!(views.iter().all(|v| (v.width, v.height) == (width, height)), "a batch needs views of one size");
     let hw = width * height;
     let n = views.len();
     let mut input = vec![0f32; n * 3 * hw];
-    let denoise = config.task == TaskKind::Denoising;
-    let mut clean = denoise.then(|| vec![0f32; n_labeled * 3 * hw]);
-    let mut labels = (!denoise).then(|| vec![0i32; n_labeled * hw]);
-    let sigma = (config.data.noise_sigma / 255.0) as f32;
+    let restoration = config.task.is_restoration();
+    let mut clean = restoration.then(|| vec![0f32; n_labeled * 3 * hw]);
+    let mut labels = (!restoration).then(|| vec![0i32; n_labeled * hw]);
     for (b, v) in views.iter().enumerate() {
-        for c in 0..3 {
-            for i in 0..hw {
-                let value = v.rgb[i * 3 + c] as f32 / 255.0;
-                let dst = (b * 3 + c) * hw + i;
-                input[dst] = if denoise {
-                    if let Some(cl) = clean.as_mut().filter(|_| b < n_labeled) {
-                        cl[dst] = value;
-                    }
-                    value + sigma * standard_normal(&mut noise) as f32
-                } else {
-                    (value - MEAN[c]) / STD[c]
-                };
+        let dst = &mut input[b * 3 * hw..(b + 1) * 3 * hw];
+        if restoration {
+            let target = planar(&v.rgb, hw);
+            let degraded = match (&v.input, config.task) {
+                (Some(paired), _) => planar(paired, hw),
+                (None, TaskKind::Lowlight) => degrade::darken(&target, &config.data.darken, &mut degrade),
+                (None, _) => degrade::gaussian_noise(&target, (config.data.noise_sigma / 255.0) as f32, &mut degrade),
+            };
+            dst.copy_from_slice(&degraded);
+            if let Some(cl) = clean.as_mut().filter(|_| b < n_labeled) {
+                cl[b * 3 * hw..(b + 1) * 3 * hw].copy_from_slice(&target);
+            }
+        } else {
+            for (c, plane) in dst.chunks_mut(hw).enumerate() {
+                for (i, out) in plane.iter_mut().enumerate() {
+                    *out = (v.rgb[i * 3 + c] as f32 / 255.0 - MEAN[c]) / STD[c];
+                }
             }
         }
         if let (Some(l), Some(m)) = (labels.as_mut(), v.mask.as_ref())
@@ -147,6 +153,17 @@ pub fn assemble(views: &[View], n_labeled: usize, config: &RunConfig, mut noise:
         }
     }
     HostBatch { n, n_labeled, width, height, input, labels, clean, items }
+}
+
+/// RGB interleaved u8 to planar [3, H, W] in [0, 1].
+fn planar(rgb: &[u8], hw: usize) -> Vec<f32> {
+    let mut out = vec![0f32; 3 * hw];
+    for (c, plane) in out.chunks_mut(hw).enumerate() {
+        for (i, v) in plane.iter_mut().enumerate() {
+            *v = rgb[i * 3 + c] as f32 / 255.0;
+        }
+    }
+    out
 }
 
 impl HostBatch {
@@ -163,7 +180,7 @@ pub fn input_to_rgb(input: &[f32], size: usize, task: TaskKind) -> Vec<u8> {
     for c in 0..3 {
         for i in 0..hw {
             let v = input[c * hw + i];
-            let v = if task == TaskKind::Denoising { v } else { v * STD[c] + MEAN[c] };
+            let v = if task.is_restoration() { v } else { v * STD[c] + MEAN[c] };
             out[i * 3 + c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
         }
     }

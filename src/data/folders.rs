@@ -53,7 +53,7 @@ fn labelled_item(image: &Path, mask: &Path) -> Result<Item, DataError> {
     if (mw, mh) != (w, h) {
         return Err(DataError::file(mask, format!("mask is {mw}x{mh} but its image is {w}x{h}")));
     }
-    Ok(Item { name: stem(image), width: w, height: h, rgb, mask: Some(m) })
+    Ok(Item { name: stem(image), width: w, height: h, rgb, mask: Some(m), input: None })
 }
 
 fn stem(p: &Path) -> String {
@@ -150,8 +150,56 @@ pub fn load_photos(root: &Path, val_fraction: f64) -> Result<Dataset, DataError>
     }
     let items = files
         .iter()
-        .map(|p| read_rgb(&contained(root, p)?).map(|(w, h, rgb)| Item { name: stem(p), width: w, height: h, rgb, mask: None }))
+        .map(|p| read_rgb(&contained(root, p)?).map(|(w, h, rgb)| Item { name: stem(p), width: w, height: h, rgb, mask: None, input: None }))
         .collect::<Result<Vec<_>, _>>()?;
     let (train, val) = split_every(items, val_fraction);
     Ok(Dataset { train, val, masks: None })
+}
+
+/// The two folders of a paired restoration set, inside its root.
+pub struct PairDirs<'a> {
+    pub input: &'a str,
+    pub target: &'a str,
+}
+
+/// LOL-style pairs: `root/{input}/NAME.ext` is the degraded input of `root/{target}/NAME.ext`
+/// (matched by stem; extensions may differ). Every file must have its partner, of the same
+/// size; the validation images come from `val_root` (same layout) or every n-th pair.
+pub fn load_pairs(root: &Path, val_root: Option<&Path>, dirs: &PairDirs, val_fraction: f64) -> Result<Dataset, DataError> {
+    let items = read_pairs(root, dirs)?;
+    let (train, val) = match val_root {
+        Some(v) => (items, read_pairs(v, dirs)?),
+        None => split_every(items, val_fraction),
+    };
+    Ok(Dataset { train, val, masks: None })
+}
+
+fn read_pairs(root: &Path, dirs: &PairDirs) -> Result<Vec<Item>, DataError> {
+    let (input_dir, target_dir) = (root.join(dirs.input), root.join(dirs.target));
+    let inputs = list_images(&input_dir)?;
+    let targets = list_images(&target_dir)?;
+    if targets.is_empty() {
+        return Err(DataError::file(&target_dir, "no images found"));
+    }
+    let unmatched = |from: &[PathBuf], other: &[PathBuf], dir: &Path| -> Result<(), DataError> {
+        let stems: Vec<String> = other.iter().map(|p| stem(p)).collect();
+        match from.iter().find(|p| !stems.contains(&stem(p))) {
+            Some(p) => Err(DataError::file(p, format!("has no partner with the same name in {}: the pairs are incomplete", dir.display()))),
+            None => Ok(()),
+        }
+    };
+    unmatched(&inputs, &targets, &target_dir)?;
+    unmatched(&targets, &inputs, &input_dir)?;
+    targets
+        .iter()
+        .map(|target| {
+            let input = inputs.iter().find(|p| stem(p) == stem(target)).expect("matched above");
+            let (w, h, rgb) = read_rgb(&contained(root, target)?)?;
+            let (iw, ih, low) = read_rgb(&contained(root, input)?)?;
+            if (iw, ih) != (w, h) {
+                return Err(DataError::file(input, format!("is {iw}x{ih} but its partner {} is {w}x{h}", target.display())));
+            }
+            Ok(Item { name: stem(target), width: w, height: h, rgb, mask: None, input: Some(low) })
+        })
+        .collect()
 }

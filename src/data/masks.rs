@@ -71,7 +71,7 @@ mod tests {
     use crate::data::Item;
 
     fn set(masks: &[&[u8]]) -> Dataset {
-        let item = |m: &[u8]| Item { name: "m".into(), width: m.len(), height: 1, rgb: vec![0; 3 * m.len()], mask: Some(m.to_vec()) };
+        let item = |m: &[u8]| Item { name: "m".into(), width: m.len(), height: 1, rgb: vec![0; 3 * m.len()], mask: Some(m.to_vec()), input: None };
         Dataset { train: masks.iter().map(|m| item(m)).collect(), val: vec![item(masks[0])], masks: None }
     }
 

@@ -1,9 +1,11 @@
 //! Datasets: the built-in synthetic shapes, PASCAL VOC and images/masks folders for
-//! segmentation, and folders of clean photos for denoising. Everything is decoded once at
-//! the start of a run; a corrupt or mismatched file is an error that names it.
+//! segmentation; folders of clean photos (degraded on the fly) and LOL-style pairs for
+//! restoration. Everything is decoded once at the start of a run; a corrupt or mismatched
+//! file is an error that names it.
 
 pub mod augment;
 pub mod batches;
+pub mod degrade;
 pub mod folders;
 pub mod masks;
 pub mod shapes;
@@ -18,8 +20,11 @@ pub struct Item {
     pub width: usize,
     pub height: usize,
     pub rgb: Vec<u8>,
-    /// Class index per pixel, 255 = ignore. None for denoising (the image is its own target).
+    /// Class index per pixel, 255 = ignore. None for restoration (the image is the target).
     pub mask: Option<Vec<u8>>,
+    /// Restoration pairs: the degraded input of `rgb` (LOL's `low/` image), same size. None
+    /// where the input is synthesised from `rgb` (noise, darkening).
+    pub input: Option<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -57,6 +62,10 @@ pub fn load(config: &RunConfig, root: &Path) -> Result<Dataset, DataError> {
         DataSource::Voc { path } => folders::load_voc(&resolve(path))?,
         DataSource::Folder { path, val_fraction } => folders::load_images_masks(&resolve(path), *val_fraction)?,
         DataSource::Photos { path, val_fraction } => folders::load_photos(&resolve(path), *val_fraction)?,
+        DataSource::Pairs { path, input_dir, target_dir, val_fraction, val_path } => {
+            let dirs = folders::PairDirs { input: input_dir, target: target_dir };
+            folders::load_pairs(&resolve(path), val_path.as_deref().map(resolve).as_deref(), &dirs, *val_fraction)?
+        }
     };
     let mut ds = ds;
     if segmentation {

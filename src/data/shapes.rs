@@ -19,7 +19,7 @@ pub fn generate(train: usize, val: usize, size: usize, with_masks: bool) -> Data
             .map(|i| {
                 let mut rng = stream(0, &[b"shapes", split.as_bytes(), &(i as u64).to_le_bytes()]);
                 let (rgb, mask) = draw(size, &mut rng);
-                Item { name: format!("shapes-{split}-{i:04}"), width: size, height: size, rgb, mask: with_masks.then_some(mask) }
+                Item { name: format!("shapes-{split}-{i:04}"), width: size, height: size, rgb, mask: with_masks.then_some(mask), input: None }
             })
             .collect()
     };

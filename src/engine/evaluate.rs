@@ -2,7 +2,7 @@
 //! plus the flaw detector's quality against C(.) and as a detector of wrong pixels.
 //! Models run in eval mode (BatchNorm running statistics) on the plain device.
 
-use super::events::{EvalReport, FlawEval, ModelEval};
+use super::events::{EvalReport, FlawEval, InputScores, ModelEval};
 use super::nets::Nets;
 use crate::config::{RunConfig, TaskKind};
 use crate::data::Item;
@@ -58,7 +58,9 @@ pub struct Evaluator<'a> {
 }
 
 impl Evaluator<'_> {
-    fn view_tensor(&self, view: &View, index: usize) -> (Tensor<4>, Labels, Vec<f32>) {
+    /// The view as a network input (degraded, for restoration, from a stream fixed per
+    /// validation image), its labels, and on the host the clean target and the input.
+    fn view_tensor(&self, view: &View, index: usize) -> (Tensor<4>, Labels, Vec<f32>, Vec<f32>) {
         let noise = stream(0, &[b"val-noise", &(index as u64).to_le_bytes()]);
         let hb = assemble(std::slice::from_ref(view), 1, self.config, noise, vec![index]);
         let shape = [1, 3, view.height, view.width];
@@ -69,7 +71,7 @@ impl Evaluator<'_> {
             _ => unreachable!("a validation view has labels"),
         };
         let clean = hb.clean.unwrap_or_default();
-        (x, labels, clean)
+        (x, labels, clean, hb.input)
     }
 
     fn predict(&self, net: &TaskNet, x: Tensor<4>, view: &View) -> (Tensor<4>, ImagePred) {
@@ -94,17 +96,23 @@ impl Evaluator<'_> {
         let mut sod: [SodAcc; 2] = Default::default();
         let mut calibration: [CalibrationAcc; 2] = Default::default();
         let (mut agree, mut agree_n) = (0.0f64, 0usize);
+        let mut input_sums = (0.0f64, 0.0f64);
         // Images are padded to the size both task models need, no more.
         let multiple = self.config.t1.size_multiple().max(self.config.t2.size_multiple());
 
         for (index, item) in val.iter().enumerate() {
             let view = eval_view(item, self.config.data.base_size, multiple);
-            let (x, labels, clean_full) = self.view_tensor(&view, index);
+            let (x, labels, clean_full, input_full) = self.view_tensor(&view, index);
             let (vw, vh) = view.valid;
             let hw = vw * vh;
             let truth_mask: Option<Vec<u8>> =
                 view.mask.as_ref().map(|m| (0..vh).flat_map(|y| m[y * view.width..y * view.width + vw].iter().copied()).collect());
             let clean = (!clean_full.is_empty()).then(|| crop_chw(&clean_full, 3, (view.width, view.height), view.valid));
+            if let Some(c) = &clean {
+                let input = crop_chw(&input_full, 3, (view.width, view.height), view.valid);
+                input_sums.0 += psnr(&input, c);
+                input_sums.1 += ssim(&input, c, 3, vh, vw);
+            }
             // Scored pixels (segmentation: not ignored) and, per model, which of them are wrong.
             let scored: Vec<usize> = match &truth_mask {
                 Some(t) => scored_pixels(t, k),
@@ -208,8 +216,9 @@ impl Evaluator<'_> {
                 calibration_t2: calibration[1].finish(),
             }
         });
-        let mut report =
-            EvalReport { step, epoch, models: model_evals, flaw, agreement: (agree_n > 0).then(|| agree / agree_n as f64), best: false, flaw_verdict: None };
+        let input_scores = self.task.kind.is_restoration().then_some(InputScores { psnr: input_sums.0 / n, ssim: input_sums.1 / n });
+        let agreement = (agree_n > 0).then(|| agree / agree_n as f64);
+        let mut report = EvalReport { step, epoch, models: model_evals, flaw, agreement, best: false, flaw_verdict: None, input_scores };
         report.flaw_verdict = report.verdict();
         report
     }

@@ -152,6 +152,17 @@ pub struct EvalReport {
     /// [`EvalReport::verdict`] at the time of the evaluation, for pages that show it.
     #[serde(default)]
     pub flaw_verdict: Option<String>,
+    /// Restoration: the degraded input's own PSNR and SSIM against the target, what a model
+    /// that learned nothing (the identity) scores: the floor a restorer must clear.
+    #[serde(default)]
+    pub input_scores: Option<InputScores>,
+}
+
+/// The validation inputs scored as if they were predictions (restoration).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputScores {
+    pub psnr: f64,
+    pub ssim: f64,
 }
 
 impl EvalReport {

@@ -1,6 +1,6 @@
 //! The three networks of a run and their optimisers.
 
-use crate::config::{Algorithm, RunConfig, TaskKind, TaskOptimizer};
+use crate::config::{Algorithm, RunConfig, TaskOptimizer};
 use crate::models::flaw_detector::FlawDetector;
 use crate::models::{TaskNet, TaskNetSpec, init};
 use burn::module::Module;
@@ -22,7 +22,7 @@ impl Nets {
     /// Build and initialise; T1 and T2 always get different initialisation streams.
     pub fn new(config: &RunConfig, device: &Device) -> Self {
         let spec =
-            TaskNetSpec { in_channels: 3, out_channels: config.out_channels(), residual: config.task == TaskKind::Denoising, crop_size: config.data.crop_size };
+            TaskNetSpec { in_channels: 3, out_channels: config.out_channels(), residual: config.task.is_restoration(), crop_size: config.data.crop_size };
         let two = config.algorithm != Algorithm::Suponly;
         let f = (config.algorithm == Algorithm::Gct).then(|| {
             let fd = FlawDetector::new(3 + config.out_channels(), config.flaw_detector.ndf, config.fd_stages(), device);

@@ -81,8 +81,8 @@ fn prediction_layer(task: &Task, name: &str, p: &[f32], hw: usize) -> Layer {
             let k = task.out_channels;
             Layer { name: name.into(), data: LayerData::Classes { values: argmax_classes(p, k, hw) }, auroc: None }
         }
-        TaskKind::Denoising => {
-            Layer { name: name.into(), data: LayerData::Rgb { values: input_to_rgb(p, (hw as f64).sqrt() as usize, TaskKind::Denoising) }, auroc: None }
+        TaskKind::Denoising | TaskKind::Lowlight => {
+            Layer { name: name.into(), data: LayerData::Rgb { values: input_to_rgb(p, (hw as f64).sqrt() as usize, task.kind) }, auroc: None }
         }
     }
 }
@@ -98,7 +98,7 @@ fn probe_mistakes(task: &Task, b: &HostBatch, j: usize, p: &[f32], hw: usize) ->
             let wrong = wrong_classes(&classes, &truth, &scored);
             Some(Mistakes { scored, wrong })
         }
-        TaskKind::Denoising => {
+        TaskKind::Denoising | TaskKind::Lowlight => {
             let clean = b.clean.as_ref().filter(|_| j < b.n_labeled)?.get(j * 3 * hw..(j + 1) * 3 * hw)?;
             Some(Mistakes { scored: (0..hw).collect(), wrong: worst_quarter(p, clean, hw) })
         }
@@ -155,7 +155,7 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
                     }
                     Some(v)
                 }
-                (TaskKind::Denoising, Some(_)) => {
+                (TaskKind::Denoising | TaskKind::Lowlight, Some(_)) => {
                     let clean = b.clean.as_ref().and_then(|c| c.get(j * 3 * hw..(j + 1) * 3 * hw));
                     clean.map(|c| (0..hw).map(|i| (0..3).map(|ch| (chunk[ch * hw + i] - c[ch * hw + i]).abs()).sum::<f32>() / 3.0).collect())
                 }
@@ -173,7 +173,7 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
             // pair's disagreement), the baseline shown beside F's score.
             let baseline = match task.kind {
                 TaskKind::Segmentation => Some(uncertainty(chunk, task.out_channels, hw)),
-                TaskKind::Denoising => (pred_values.len() == 2).then(|| disagreement(&pred_values[0][j], &pred_values[1][j], hw)),
+                TaskKind::Denoising | TaskKind::Lowlight => (pred_values.len() == 2).then(|| disagreement(&pred_values[0][j], &pred_values[1][j], hw)),
             };
             layer.auroc = mistakes[m][j].as_ref().zip(baseline).and_then(|(w, score)| w.auroc(&score));
             layers[j].push(layer);

@@ -1,7 +1,7 @@
 //! Dataset paths from users are confined to the server's dataset roots.
 
 use super::error::{AppError, AppResult};
-use crate::config::{DataSource, RunConfig};
+use crate::config::RunConfig;
 use std::path::{Path, PathBuf};
 
 /// Resolve `path` (absolute, or relative to a root) to a canonical folder inside one of
@@ -24,11 +24,8 @@ pub fn confine(path: &str, roots: &[PathBuf]) -> AppResult<PathBuf> {
 
 /// Rewrite a config's dataset path to its confined, absolute form.
 pub fn confine_config(mut config: RunConfig, roots: &[PathBuf]) -> AppResult<RunConfig> {
-    match &mut config.data.source {
-        DataSource::Shapes { .. } => {}
-        DataSource::Voc { path } | DataSource::Folder { path, .. } | DataSource::Photos { path, .. } => {
-            *path = confine(path, roots)?.display().to_string();
-        }
+    for path in config.data.source.folders_mut() {
+        *path = confine(path, roots)?.display().to_string();
     }
     Ok(config)
 }

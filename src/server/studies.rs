@@ -239,7 +239,7 @@ pub fn metrics_for(run: &crate::config::RunConfig) -> &'static [&'static str] {
     match run.task {
         TaskKind::Segmentation if run.data.num_classes == 2 => &["miou", "pixel_acc", "max_f", "mae"],
         TaskKind::Segmentation => &["miou", "pixel_acc"],
-        TaskKind::Denoising => &["psnr", "ssim"],
+        TaskKind::Denoising | TaskKind::Lowlight => &["psnr", "ssim"],
     }
 }
 

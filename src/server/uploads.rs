@@ -21,7 +21,7 @@ pub struct Uploaded {
     pub name: String,
     /// The dataset folder to put in a config (absolute).
     pub path: String,
-    /// voc, folder or photos: the `data.source.kind` that fits.
+    /// voc, folder, pairs or photos: the `data.source.kind` that fits.
     pub layout: String,
     pub files: usize,
     pub bytes: u64,
@@ -39,6 +39,8 @@ pub fn detect_layout(root: &Path) -> Option<&'static str> {
         Some("voc")
     } else if root.join("images").is_dir() && root.join("masks").is_dir() {
         Some("folder")
+    } else if root.join("low").is_dir() && root.join("high").is_dir() {
+        Some("pairs") // LOL's layout (restoration pairs)
     } else {
         let has_images = std::fs::read_dir(root).ok()?.flatten().any(|e| {
             let n = e.file_name().to_string_lossy().to_lowercase();
@@ -100,7 +102,9 @@ pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> AppResult<Uplo
     let result = extract(&mut archive, &dest, room).and_then(|(files, bytes)| {
         let root = dataset_root(&dest);
         let layout = detect_layout(&root).ok_or_else(|| {
-            AppError::BadRequest("no dataset found: expected JPEGImages/ + SegmentationClass/ (VOC), images/ + masks/, or image files".into())
+            AppError::BadRequest(
+                "no dataset found: expected JPEGImages/ + SegmentationClass/ (VOC), images/ + masks/, low/ + high/ (pairs), or image files".into(),
+            )
         })?;
         Ok(Uploaded { name: folder, path: root.canonicalize()?.display().to_string(), layout: layout.into(), files, bytes })
     });

@@ -240,6 +240,7 @@ mod tests {
             agreement: Some(agreement),
             best: false,
             flaw_verdict: None,
+            input_scores: None,
         }
     }
 

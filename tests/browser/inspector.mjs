@@ -14,6 +14,24 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1800, height: 1100 } });
   await page.goto(`${base}/runs/new`);
+  // The form: essentials shown with their help, the rest folded under "advanced".
+  const visible = name => page.isVisible(`[name="${name}"]`);
+  for (const name of ['task', 'algorithm', 'data.label_ratio', 't1.arch', 'train.iterations']) assert.ok(await visible(name), `${name} is not shown`);
+  assert.ok(!(await visible('gct.lambda_dc')), 'advanced fields start folded');
+  assert.match(await page.textContent('#help-data\\.label_ratio'), /keep their labels/);
+  await page.click('details.advanced summary');
+  assert.ok(await visible('gct.lambda_dc'));
+  assert.match(await page.textContent('#help-gct\\.lambda_dc'), /Paper: 100\./);
+  // Task-specific fields follow the task; the pairs' folders follow the dataset source.
+  assert.ok(!(await visible('data.darken.photons')) && !(await visible('data.noise_sigma')));
+  await page.selectOption('[name="task"]', 'lowlight');
+  assert.ok(await visible('data.darken.photons') && !(await visible('data.num_classes')));
+  await page.selectOption('[name="data.source.kind"]', 'pairs');
+  assert.ok(await visible('data.source.input_dir') && await visible('data.source.val_path'));
+  await page.screenshot({ path: `${out}/new-run.png`, fullPage: true });
+  await page.selectOption('[name="data.source.kind"]', 'shapes');
+  await page.selectOption('[name="task"]', 'segmentation');
+  assert.ok(await visible('data.num_classes') && !(await visible('data.darken.photons')));
   // A short run: few iterations, a snapshot every 3, small nets.
   const set = async (name, value) => page.fill(`[name="${name}"]`, String(value));
   await set('name', 'browser-gct');

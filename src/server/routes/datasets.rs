@@ -100,12 +100,7 @@ async fn remove(State(s): State<AppState>, Path(name): Path<String>) -> AppResul
     let folder = uploads::folder_of(&s.data_dir.join("uploads"), &name)?.canonicalize()?;
     for status in RunStatus::ALL.into_iter().filter(|s| s.is_active()) {
         for run in db::list_runs(&s.db, Some(status.as_str()), None).await? {
-            let uses = run.config().ok().is_some_and(|c| match &c.data.source {
-                crate::config::DataSource::Shapes { .. } => false,
-                crate::config::DataSource::Voc { path } | crate::config::DataSource::Folder { path, .. } | crate::config::DataSource::Photos { path, .. } => {
-                    std::path::Path::new(path).starts_with(&folder)
-                }
-            });
+            let uses = run.config().ok().is_some_and(|c| c.data.source.folders().iter().any(|path| std::path::Path::new(path).starts_with(&folder)));
             if uses {
                 return Err(AppError::Conflict(format!("run {} ({status}) reads this dataset: stop it first", run.id)));
             }

@@ -5,9 +5,9 @@
 // them directly); the generated code trips clippy's cmp_owned.
 #![allow(clippy::cmp_owned)]
 
-use super::form::{self, Group};
+use super::form::{self, Field, Group};
 use super::runs_api::{clean_tags, create_runs, preset_configs, run_id};
-use crate::config::{Algorithm, DataSource, FieldError, RunConfig};
+use crate::config::{Algorithm, FieldError, RunConfig, TaskKind};
 use crate::server::datasets;
 use crate::server::db::{self, CheckpointRow, EventRow, RunRow, now_ms};
 use crate::server::error::AppError;
@@ -144,10 +144,11 @@ async fn runs_csv(State(s): State<AppState>) -> Result<Response, AppError> {
 #[derive(Template)]
 #[template(path = "new_run.html")]
 struct NewRunPage {
-    groups: Vec<Group>,
+    essentials: Vec<Field>,
+    advanced: Vec<Group>,
+    advanced_open: bool,
+    advanced_count: usize,
     errors: Vec<FieldError>,
-    source_kind: String,
-    source_path: String,
     datasets: Vec<String>,
     tags: String,
     /// Largest upload in bytes (the page refuses bigger files before sending them).
@@ -156,17 +157,13 @@ struct NewRunPage {
 
 fn new_run_page(s: &AppState, config: &RunConfig, typed: &[(String, String)], errors: Vec<FieldError>) -> NewRunPage {
     let get = |k: &str| typed.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
-    let (kind, path) = match &config.data.source {
-        DataSource::Shapes { .. } => ("shapes".to_string(), String::new()),
-        DataSource::Voc { path } => ("voc".into(), path.clone()),
-        DataSource::Folder { path, .. } => ("folder".into(), path.clone()),
-        DataSource::Photos { path, .. } => ("photos".into(), path.clone()),
-    };
+    let built = form::build(config, typed, &errors);
     NewRunPage {
-        groups: form::groups(config, typed, &errors),
+        advanced_count: built.advanced_count(),
+        essentials: built.essentials,
+        advanced: built.advanced,
+        advanced_open: built.advanced_open,
         errors,
-        source_kind: get("data.source.kind").unwrap_or(kind),
-        source_path: get("data.source.path").unwrap_or(path),
         datasets: datasets::list(&s.dataset_roots),
         tags: get("tags").unwrap_or_default(),
         max_upload: crate::server::BODY_LIMIT,
@@ -181,9 +178,16 @@ struct NewQuery {
 }
 
 async fn new_page(State(s): State<AppState>, Query(q): Query<NewQuery>) -> PageResult {
+    // An uploaded restoration set preselects the task it most likely is for.
+    let task = match q.kind.as_deref() {
+        Some("pairs") => Some(TaskKind::Lowlight),
+        Some("photos") => Some(TaskKind::Denoising),
+        _ => None,
+    };
+    let config = RunConfig::shapes_demo(Algorithm::Gct).with_task_defaults(task.unwrap_or(TaskKind::Segmentation));
     let typed: Vec<(String, String)> =
         [("data.source.kind", q.kind), ("data.source.path", q.path)].into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect();
-    page(new_run_page(&s, &RunConfig::shapes_demo(Algorithm::Gct), &typed, Vec::new()))
+    page(new_run_page(&s, &config, &typed, Vec::new()))
 }
 
 async fn create_from_form(State(s): State<AppState>, Form(fields): Form<Vec<(String, String)>>) -> PageResult {
@@ -328,5 +332,5 @@ async fn run_action(State(s): State<AppState>, Path((id, action)): Path<(String,
 
 /// A config as form fields (for "clone with edits").
 fn form_fields(config: &RunConfig) -> Vec<(String, String)> {
-    form::groups(config, &[], &[]).into_iter().flat_map(|g| g.fields.into_iter().map(|f| (f.key, f.value))).collect()
+    form::build(config, &[], &[]).fields().map(|f| (f.key, f.value)).collect()
 }

@@ -256,7 +256,7 @@ async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q):
         diagnostics,
         agreement_label: match config.run.task {
             crate::config::TaskKind::Segmentation => "agreement",
-            crate::config::TaskKind::Denoising => "T1 − T2 mean |diff|",
+            crate::config::TaskKind::Denoising | crate::config::TaskKind::Lowlight => "T1 − T2 mean |diff|",
         },
         table_json: serde_json::to_string(&table).unwrap_or_default(),
         markdown: match config.baseline_protocol() {
