@@ -5,7 +5,7 @@ use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
 use std::sync::OnceLock;
 
-/// What the user asked for.
+/// What the user asked for (its names: `config::named_enum!`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
@@ -16,18 +16,6 @@ pub enum DeviceChoice {
     Wgpu,
     /// flex, burn's pure-Rust CPU backend.
     Cpu,
-}
-
-impl std::str::FromStr for DeviceChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "auto" => Ok(Self::Auto),
-            "wgpu" => Ok(Self::Wgpu),
-            "cpu" => Ok(Self::Cpu),
-            other => Err(format!("unknown device '{other}': expected auto, wgpu or cpu")),
-        }
-    }
 }
 
 /// A device that was actually acquired, with a name to show users.

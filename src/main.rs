@@ -80,7 +80,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         .into_iter()
         .find(|p| p.join("app.css").exists())
         .ok_or("static/ not found: run from the repository")?;
-    let opts = flawmap::server::ServeOptions {
+    let opts = flawmap::web::ServeOptions {
         addr: args.addr.unwrap_or_else(|| "127.0.0.1:3000".parse().expect("valid address")),
         data_dir: args.data_dir.unwrap_or_else(|| PathBuf::from("flawmap-data")),
         datasets_dirs: args.datasets_dirs,
@@ -90,7 +90,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         allowed_hosts: args.allowed_hosts,
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
-    rt.block_on(flawmap::server::serve(opts, |addr| println!("flawmap dashboard on http://{addr}/"))).map_err(|e| e.to_string())
+    rt.block_on(flawmap::web::serve(opts, |addr| println!("flawmap dashboard on http://{addr}/"))).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

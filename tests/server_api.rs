@@ -174,10 +174,8 @@ async fn bad_input_gets_the_right_4xx_and_the_server_stays_up() {
     {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let mut tcp = tokio::net::TcpStream::connect(base.trim_start_matches("http://")).await.unwrap();
-        let head = format!(
-            "POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            flawmap::server::BODY_LIMIT + 1
-        );
+        let head =
+            format!("POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", flawmap::web::BODY_LIMIT + 1);
         tcp.write_all(head.as_bytes()).await.unwrap();
         let mut buf = vec![0u8; 64];
         let n = tcp.read(&mut buf).await.unwrap();

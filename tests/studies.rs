@@ -224,7 +224,7 @@ async fn restoration_study(name: &str, task: flawmap::config::TaskKind, source: 
 
 /// Rows of step metrics per run, straight from the database file.
 async fn step_counts(db: &std::path::Path) -> HashMap<i64, i64> {
-    let pool = flawmap::server::db::open(db).await.unwrap();
+    let pool = flawmap::store::open(db).await.unwrap();
     let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT run_id, COUNT(*) FROM step_metrics GROUP BY run_id").fetch_all(&pool).await.unwrap();
     rows.into_iter().collect()
 }
@@ -327,7 +327,7 @@ fn the_cli_runs_a_study_prints_its_table_and_resumes_it() {
 
     let finished = || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {
-            let pool = flawmap::server::db::open(&data.join("flawmap.db")).await.unwrap();
+            let pool = flawmap::store::open(&data.join("flawmap.db")).await.unwrap();
             sqlx::query_as::<_, (i64, String, Option<i64>)>("SELECT id, status, finished_at FROM runs ORDER BY id").fetch_all(&pool).await.unwrap()
         })
     };

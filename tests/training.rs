@@ -141,7 +141,7 @@ fn stop_finishes_the_iteration_and_writes_a_checkpoint() {
     let c = tiny(Algorithm::Gct, 10_000);
     let out = out_dir("stop");
     let options = StartOptions { data_root: common::fixtures(), out_dir: out.clone(), resume: None };
-    let handle = engine::start(c, options).unwrap();
+    let handle = engine::start(c.validated().unwrap(), options);
     let mut last = None;
     for e in handle.events.iter() {
         if let Event::Step(s) = &e
@@ -165,7 +165,7 @@ fn an_evaluation_asked_for_mid_run_arrives_after_the_current_iteration() {
     let mut c = tiny(Algorithm::Gct, 8);
     c.train.eval_every = 1000; // scheduled: only the last step
     let options = StartOptions { data_root: common::fixtures(), out_dir: out_dir("eval_now"), resume: None };
-    let handle = engine::start(c, options).unwrap();
+    let handle = engine::start(c.validated().unwrap(), options);
     let mut eval_steps = Vec::new();
     for e in handle.events.iter() {
         match &e {
@@ -185,8 +185,8 @@ fn an_evaluation_asked_for_mid_run_arrives_after_the_current_iteration() {
 fn invalid_configs_are_rejected_before_starting() {
     let mut c = tiny(Algorithm::Gct, 5);
     c.data.label_ratio = 1.5;
-    let options = StartOptions { data_root: common::fixtures(), out_dir: out_dir("invalid"), resume: None };
-    let err = engine::start(c, options).err().expect("rejected");
+    // The engine takes only a validated config; validation names the field.
+    let err = c.validated().expect_err("rejected");
     assert_eq!(err.0[0].field, "data.label_ratio");
 }
 

@@ -66,12 +66,7 @@ pub fn bench_config(algorithm: Algorithm) -> RunConfig {
 }
 
 fn parse_alg(s: &str) -> Result<Algorithm, String> {
-    match s {
-        "gct" => Ok(Algorithm::Gct),
-        "dual" => Ok(Algorithm::Dual),
-        "suponly" => Ok(Algorithm::Suponly),
-        o => Err(format!("unknown algorithm {o}")),
-    }
+    s.parse()
 }
 
 pub fn run(args: BenchArgs) -> Result<(), String> {

@@ -6,8 +6,9 @@
 //! other's running runs as its own).
 
 use super::with_device;
-use flawmap::server::status::RunStatus;
-use flawmap::server::{db, manager::RunManager, studies};
+use flawmap::runs::status::RunStatus;
+use flawmap::runs::{manager::RunManager, studies};
+use flawmap::store as db;
 use flawmap::study::{ModelChoice, StudyConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};

@@ -18,7 +18,7 @@ pub fn run(config_path: &Path, sets: &[String], device: Option<&str>, out: &Path
     let config = with_device(load_config(config_path, sets)?, device)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let options = StartOptions { data_root: PathBuf::from("."), out_dir: out.to_path_buf(), resume };
-    let handle = engine::start(config.clone(), options).map_err(|e| e.to_string())?;
+    let handle = engine::start(config.clone().validated().map_err(|e| e.to_string())?, options);
     let log_path = out.join("events.jsonl");
     let mut log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let bar = ProgressBar::new(0);

@@ -27,27 +27,9 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
-    /// Every task, in the order forms and commands list them.
-    pub const ALL: [TaskKind; 3] = [TaskKind::Segmentation, TaskKind::Denoising, TaskKind::Lowlight];
-
-    /// The config name (`task = "..."`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Segmentation => "segmentation",
-            Self::Denoising => "denoising",
-            Self::Lowlight => "lowlight",
-        }
-    }
-
     /// Restoration tasks predict an image (3 channels, MSE, PSNR/SSIM); segmentation classes.
     pub fn is_restoration(self) -> bool {
         !matches!(self, Self::Segmentation)
-    }
-}
-
-impl fmt::Display for TaskKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -76,38 +58,48 @@ pub enum TaskOptimizer {
     Adam,
 }
 
-impl fmt::Display for TaskOptimizer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Auto => "auto",
-            Self::Sgd => "sgd",
-            Self::Adam => "adam",
-        })
-    }
-}
+/// One list of config names per enum: `ALL` (in the order forms and commands offer them),
+/// `name()`, `Display` and `FromStr` all come from it, and a test checks it against serde's
+/// names, so the form, the templates, the CLI and the config files cannot disagree.
+macro_rules! named_enum {
+    ($t:ident, $what:literal { $($v:ident => $n:literal),+ $(,)? }) => {
+        impl $t {
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
 
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Gct => "gct",
-            Self::Suponly => "suponly",
-            Self::Dual => "dual",
-        })
-    }
-}
-
-impl std::str::FromStr for Algorithm {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "gct" => Ok(Self::Gct),
-            "suponly" => Ok(Self::Suponly),
-            "dual" => Ok(Self::Dual),
-            other => Err(format!("'{other}' is not an algorithm (gct, suponly, dual)")),
+            /// The name configs, forms and commands use.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($t::$v => $n),+
+                }
+            }
         }
-    }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.name() == s).ok_or_else(|| {
+                    let names: Vec<&str> = Self::ALL.iter().map(|v| v.name()).collect();
+                    format!("'{s}' is not {} ({})", $what, names.join(", "))
+                })
+            }
+        }
+    };
 }
+
+named_enum!(TaskKind, "a task" { Segmentation => "segmentation", Denoising => "denoising", Lowlight => "lowlight" });
+named_enum!(Algorithm, "an algorithm" { Gct => "gct", Suponly => "suponly", Dual => "dual" });
+named_enum!(TaskOptimizer, "an optimiser" { Auto => "auto", Sgd => "sgd", Adam => "adam" });
+named_enum!(MaskEncoding, "a mask encoding" { Auto => "auto", Indices => "indices", Binary => "binary" });
+named_enum!(SuponlyBatch, "a SupOnly batch" { Total => "total", Labeled => "labeled" });
+named_enum!(Arch, "an architecture" { Unet => "unet", Deeplab => "deeplab" });
+named_enum!(DeviceChoice, "a device" { Auto => "auto", Wgpu => "wgpu", Cpu => "cpu" });
 
 /// How a dataset's mask values map to classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -677,6 +669,35 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
+/// A [`RunConfig`] that has passed [`RunConfig::validate`]: the only config the queue and
+/// the engine accept, so a config is validated once where it enters (a form, the API, a
+/// file, a row read back from the database) and never again on its way to the trainer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct ValidConfig(RunConfig);
+
+impl ValidConfig {
+    pub fn into_inner(self) -> RunConfig {
+        self.0
+    }
+}
+
+impl std::ops::Deref for ValidConfig {
+    type Target = RunConfig;
+
+    fn deref(&self) -> &RunConfig {
+        &self.0
+    }
+}
+
+impl TryFrom<RunConfig> for ValidConfig {
+    type Error = ConfigErrors;
+
+    fn try_from(c: RunConfig) -> Result<Self, ConfigErrors> {
+        c.validated()
+    }
+}
+
 impl RunConfig {
     /// The built-in demo: the synthetic shapes set, sized for a 2-core CPU.
     pub fn shapes_demo(algorithm: Algorithm) -> Self {
@@ -729,6 +750,12 @@ impl RunConfig {
 
     /// The fields [`RunConfig::with_task_defaults`] sets.
     pub const TASK_DEPENDENT: [&'static str; 3] = ["train.lr", "gct.lambda_fc", "gct.lambda_dc"];
+
+    /// The config, checked: see [`ValidConfig`].
+    pub fn validated(self) -> Result<ValidConfig, ConfigErrors> {
+        self.validate()?;
+        Ok(ValidConfig(self))
+    }
 
     /// Parse TOML and validate; errors name the field.
     pub fn from_toml(text: &str) -> Result<Self, ConfigErrors> {
@@ -1106,6 +1133,24 @@ mod tests {
         let mut denoise = dark.clone();
         denoise.task = TaskKind::Denoising;
         assert!(fields(&denoise).is_empty(), "{:?}", fields(&denoise));
+    }
+
+    #[test]
+    fn each_enum_has_one_list_of_names_that_serde_agrees_with() {
+        fn check<T: Serialize + std::str::FromStr<Err = String> + fmt::Display + PartialEq + fmt::Debug + Copy>(all: &[T]) {
+            for &v in all {
+                assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::String(v.to_string()), "{v:?}");
+                assert_eq!(v.to_string().parse::<T>().unwrap(), v);
+            }
+        }
+        check(TaskKind::ALL);
+        check(Algorithm::ALL);
+        check(TaskOptimizer::ALL);
+        check(MaskEncoding::ALL);
+        check(SuponlyBatch::ALL);
+        check(Arch::ALL);
+        check(DeviceChoice::ALL);
+        assert!("sgdd".parse::<TaskOptimizer>().unwrap_err().contains("auto, sgd, adam"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod trainer;
 
 pub use events::Event;
 
-use crate::config::{ConfigErrors, RunConfig};
+use crate::config::ValidConfig;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -73,17 +73,17 @@ pub struct RunHandle {
     pub thread: JoinHandle<()>,
 }
 
-/// Start a run on a new thread. The config is validated first; everything that goes wrong
-/// later (missing device, corrupt image, ...) arrives as `Event::Failed` and never panics
-/// the caller. The last event is always one of Finished, Stopped or Failed.
-pub fn start(config: RunConfig, options: StartOptions) -> Result<RunHandle, ConfigErrors> {
+/// Start a run on a new thread. Everything that goes wrong (missing device, corrupt image,
+/// ...) arrives as `Event::Failed` and never panics the caller. The last event is always one
+/// of Finished, Stopped or Failed.
+pub fn start(config: ValidConfig, options: StartOptions) -> RunHandle {
     start_with_control(config, options, RunControl::default())
 }
 
 /// [`start`] with a control the caller made beforehand, so that a stop asked for while
 /// the run is being started is not lost.
-pub fn start_with_control(config: RunConfig, options: StartOptions, control: RunControl) -> Result<RunHandle, ConfigErrors> {
-    config.validate()?;
+pub fn start_with_control(config: ValidConfig, options: StartOptions, control: RunControl) -> RunHandle {
+    let config = config.into_inner();
     // Bounded: a consumer that falls behind (a slow disk under the recorder) slows the
     // training down instead of letting the queue grow without limit.
     let (tx, rx) = sync_channel(EVENT_BUFFER);
@@ -92,5 +92,5 @@ pub fn start_with_control(config: RunConfig, options: StartOptions, control: Run
         .name(format!("train-{}", config.name))
         .spawn(move || trainer::run(config, options, tx, for_thread))
         .expect("spawning a training thread");
-    Ok(RunHandle { events: rx, control, thread })
+    RunHandle { events: rx, control, thread }
 }

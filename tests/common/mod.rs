@@ -41,7 +41,7 @@ pub fn out_dir(name: &str) -> PathBuf {
 /// Run to the end and collect every event.
 pub fn run(config: RunConfig, out: &Path, resume: Option<PathBuf>) -> Vec<Event> {
     let options = StartOptions { data_root: fixtures(), out_dir: out.to_path_buf(), resume };
-    let handle = engine::start(config, options).expect("valid config");
+    let handle = engine::start(config.validated().expect("valid config"), options);
     let events: Vec<Event> = handle.events.iter().collect();
     handle.thread.join().unwrap();
     events
@@ -83,7 +83,7 @@ pub fn spawn_server(data_dir: &Path) -> (std::process::Child, String) {
 
 // A real server in this process (axum on an ephemeral port over a real SQLite file).
 
-use flawmap::server::{ServeOptions, build};
+use flawmap::web::{ServeOptions, build};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

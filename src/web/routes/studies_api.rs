@@ -1,23 +1,19 @@
 //! /api/studies: create, list, get, stop, resume, extend; the table (JSON, CSV, Markdown)
 //! and per-run diagnostics.
 
+use super::ids::StudyId;
 use crate::config::{Algorithm, FieldError};
-use crate::server::datasets::confine_config;
-use crate::server::error::{AppError, AppResult};
-use crate::server::state::AppState;
-use crate::server::studies::{self, Progress, RunDiagnostics, StudyRow};
+use crate::runs::datasets::confine_config;
+use crate::runs::studies::{self, Progress, RunDiagnostics, StudyRow};
 use crate::study::{ModelChoice, StudyConfig, StudyTable};
-use axum::extract::{Path, Query, State};
+use crate::web::error::{AppError, AppResult};
+use crate::web::state::AppState;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-
-/// Study ids in paths are positive integers; anything else is a 400 naming it.
-pub fn study_id(raw: &str) -> AppResult<i64> {
-    super::positive_id(raw, "study")
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -113,8 +109,8 @@ async fn create(State(s): State<AppState>, Json(body): Json<CreateStudy>) -> App
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<StudyView>> {
-    let row = studies::get(&s.db, study_id(&id)?).await?;
+async fn show(State(s): State<AppState>, StudyId(id): StudyId) -> AppResult<Json<StudyView>> {
+    let row = studies::get(&s.db, id).await?;
     Ok(Json(view(&s, row).await?))
 }
 
@@ -140,8 +136,7 @@ pub async fn table_for(s: &AppState, id: i64, q: &TableQuery) -> AppResult<(Stud
     Ok((row, table))
 }
 
-async fn table(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<TableQuery>) -> AppResult<Response> {
-    let id = study_id(&id)?;
+async fn table(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Query<TableQuery>) -> AppResult<Response> {
     let (_, table) = table_for(&s, id, &q).await?;
     let file = |ext: &str| format!("attachment; filename=\"study-{id}-{}-{}.{ext}\"", table.metric, table.model.key());
     Ok(match q.format.as_deref().unwrap_or("json") {
@@ -155,8 +150,8 @@ async fn table(State(s): State<AppState>, Path(id): Path<String>, Query(q): Quer
     })
 }
 
-async fn diagnostics(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Vec<RunDiagnostics>>> {
-    let row = studies::get(&s.db, study_id(&id)?).await?;
+async fn diagnostics(State(s): State<AppState>, StudyId(id): StudyId) -> AppResult<Json<Vec<RunDiagnostics>>> {
+    let row = studies::get(&s.db, id).await?;
     let runs = studies::runs(&s.db, row.id).await?;
     Ok(Json(studies::diagnostics(&s.db, &row.config()?, &runs).await?))
 }
@@ -167,17 +162,17 @@ struct Changed {
 }
 
 /// 204; 409 while some of its runs are queued or running.
-async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<StatusCode> {
-    studies::delete(&s.db, &s.runs, study_id(&id)?).await?;
+async fn delete(State(s): State<AppState>, StudyId(id): StudyId) -> AppResult<StatusCode> {
+    studies::delete(&s.db, &s.runs, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn stop(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Changed>> {
-    Ok(Json(Changed { runs: studies::stop(&s.db, &s.runs, study_id(&id)?).await? }))
+async fn stop(State(s): State<AppState>, StudyId(id): StudyId) -> AppResult<Json<Changed>> {
+    Ok(Json(Changed { runs: studies::stop(&s.db, &s.runs, id).await? }))
 }
 
-async fn resume(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Changed>> {
-    Ok(Json(Changed { runs: studies::resume(&s.db, &s.runs, study_id(&id)?).await? }))
+async fn resume(State(s): State<AppState>, StudyId(id): StudyId) -> AppResult<Json<Changed>> {
+    Ok(Json(Changed { runs: studies::resume(&s.db, &s.runs, id).await? }))
 }
 
 /// POST body of /extend: what to add; everything optional.
@@ -192,9 +187,9 @@ pub struct Extend {
     pub seeds: Vec<u64>,
 }
 
-async fn extend(State(s): State<AppState>, Path(id): Path<String>, Json(body): Json<Extend>) -> AppResult<Json<Changed>> {
+async fn extend(State(s): State<AppState>, StudyId(id): StudyId, Json(body): Json<Extend>) -> AppResult<Json<Changed>> {
     if body.label_ratios.is_empty() && body.algorithms.is_empty() && body.seeds.is_empty() {
         return Err(AppError::InvalidConfig(vec![FieldError { field: "seeds".into(), message: "give label_ratios, algorithms or seeds to add".into() }]));
     }
-    Ok(Json(Changed { runs: studies::extend(&s.db, &s.runs, study_id(&id)?, &body.label_ratios, &body.algorithms, &body.seeds).await? }))
+    Ok(Json(Changed { runs: studies::extend(&s.db, &s.runs, id, &body.label_ratios, &body.algorithms, &body.seeds).await? }))
 }

@@ -6,13 +6,14 @@
 #![allow(clippy::cmp_owned)]
 
 use super::form::{self, Field, Group};
-use super::runs_api::{clean_tags, create_runs, preset_configs, run_id};
+use super::ids::RunId;
+use super::runs_api::{clean_tags, create_runs, preset_configs};
 use crate::config::{Algorithm, FieldError, RunConfig, TaskKind};
-use crate::server::datasets;
-use crate::server::db::{self, CheckpointRow, EventRow, RunRow, now_ms};
-use crate::server::error::AppError;
-use crate::server::state::AppState;
-use crate::server::status::RunStatus;
+use crate::runs::datasets;
+use crate::runs::status::RunStatus;
+use crate::store::{self as db, CheckpointRow, EventRow, RunRow, now_ms};
+use crate::web::error::AppError;
+use crate::web::state::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -43,8 +44,8 @@ pub(super) fn page<T: Template>(t: T) -> PageResult {
     t.render().map(|h| Html(h).into_response()).map_err(|e| AppError::Internal(e.to_string()).into_html())
 }
 
-pub(super) fn html_err(e: AppError) -> Response {
-    e.into_html()
+pub(super) fn html_err(e: impl Into<AppError>) -> Response {
+    e.into().into_html()
 }
 
 struct RunLine {
@@ -166,7 +167,7 @@ fn new_run_page(s: &AppState, config: &RunConfig, typed: &[(String, String)], er
         errors,
         datasets: datasets::list(&s.dataset_roots),
         tags: get("tags").unwrap_or_default(),
-        max_upload: crate::server::BODY_LIMIT,
+        max_upload: crate::web::BODY_LIMIT,
     }
 }
 
@@ -246,8 +247,7 @@ struct RunPage {
     parent: Option<i64>,
 }
 
-async fn run_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
-    let id = run_id(&id).map_err(html_err)?;
+async fn run_page(State(s): State<AppState>, RunId(id): RunId) -> PageResult {
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
     let config: serde_json::Value = serde_json::from_str(&row.config).unwrap_or_default();
     let events = db::events(&s.db, id).await.map_err(html_err)?;
@@ -274,8 +274,7 @@ struct InspectPage {
     xi: f64,
 }
 
-async fn inspect_page(State(s): State<AppState>, Path(id): Path<String>) -> PageResult {
-    let id = run_id(&id).map_err(html_err)?;
+async fn inspect_page(State(s): State<AppState>, RunId(id): RunId) -> PageResult {
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
     let xi = row.config().map(|c| c.gct.dc_threshold).unwrap_or(0.6);
     page(InspectPage { run: line(&row), xi })
@@ -295,14 +294,13 @@ struct CompareQuery {
 }
 
 async fn compare_page(State(s): State<AppState>, Query(q): Query<CompareQuery>) -> PageResult {
-    let (a, b) = (run_id(&q.a).map_err(html_err)?, run_id(&q.b).map_err(html_err)?);
+    let (a, b) = (super::positive_id(&q.a, "run").map_err(html_err)?, super::positive_id(&q.b, "run").map_err(html_err)?);
     let a = db::get_run(&s.db, a).await.map_err(html_err)?;
     let b = db::get_run(&s.db, b).await.map_err(html_err)?;
     page(ComparePage { a: line(&a), b: line(&b) })
 }
 
-async fn run_action(State(s): State<AppState>, Path((id, action)): Path<(String, String)>) -> PageResult {
-    let id = run_id(&id).map_err(html_err)?;
+async fn run_action(State(s): State<AppState>, RunId(id): RunId, Path((_, action)): Path<(String, String)>) -> PageResult {
     match action.as_str() {
         "stop" => {
             s.runs.stop(id).await.map_err(html_err)?;

@@ -1,6 +1,6 @@
 //! The one application state every handler gets.
 
-use super::manager::RunManager;
+use crate::runs::manager::RunManager;
 use sqlx::SqlitePool;
 use std::path::PathBuf;
 use std::sync::Arc;

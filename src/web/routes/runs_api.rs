@@ -1,10 +1,11 @@
 //! /api/runs: create, list, get, stop, resume, clone; metrics and events.
 
+use super::ids::RunId;
 use crate::config::{Algorithm, RunConfig};
-use crate::server::datasets::confine_config;
-use crate::server::db::{self, RunRow, Series};
-use crate::server::error::{AppError, AppResult};
-use crate::server::state::AppState;
+use crate::runs::datasets::confine_config;
+use crate::store::{self as db, RunRow, Series};
+use crate::web::error::{AppError, AppResult};
+use crate::web::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -22,11 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/runs/{id}/metrics", get(metrics))
         .route("/api/runs/{id}/events", get(events))
         .route("/api/presets/{name}", get(preset))
-}
-
-/// Ids in paths are positive integers; anything else is a 400 naming it.
-pub fn run_id(raw: &str) -> AppResult<i64> {
-    super::positive_id(raw, "run")
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,12 +68,9 @@ pub struct Created {
     pub ids: Vec<i64>,
 }
 
-/// Parse a config from JSON with field-level errors.
+/// Parse a config from JSON with field-level errors (validated by [`create_runs`]).
 pub fn parse_config(v: serde_json::Value) -> AppResult<RunConfig> {
-    let c: RunConfig =
-        serde_json::from_value(v).map_err(|e| AppError::InvalidConfig(vec![crate::config::FieldError { field: "config".into(), message: e.to_string() }]))?;
-    c.validate()?;
-    Ok(c)
+    serde_json::from_value(v).map_err(|e| AppError::InvalidConfig(vec![crate::config::FieldError { field: "config".into(), message: e.to_string() }]))
 }
 
 pub fn preset_configs(name: &str) -> AppResult<Vec<RunConfig>> {
@@ -91,9 +84,14 @@ pub fn preset_configs(name: &str) -> AppResult<Vec<RunConfig>> {
 
 pub async fn create_runs(s: &AppState, configs: Vec<RunConfig>, tags: &str) -> AppResult<Vec<i64>> {
     let mut ids = Vec::new();
+    // Checked before any is queued, so a pair is queued whole or not at all; the one
+    // validation on the way from the request to the trainer.
+    let mut valid = Vec::new();
     for c in configs {
-        let c = confine_config(c, &s.dataset_roots)?;
-        ids.push(s.runs.create(&c, tags, db::Origin::default()).await?);
+        valid.push(confine_config(c, &s.dataset_roots)?.validated()?);
+    }
+    for c in &valid {
+        ids.push(s.runs.create(c, tags, db::Origin::default()).await?);
     }
     Ok(ids)
 }
@@ -124,27 +122,27 @@ async fn preset(Path(name): Path<String>) -> AppResult<Json<Vec<RunConfig>>> {
     Ok(Json(preset_configs(&name)?))
 }
 
-async fn show(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
-    Ok(Json(view(db::get_run(&s.db, run_id(&id)?).await?)))
+async fn show(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Json<RunView>> {
+    Ok(Json(view(db::get_run(&s.db, id).await?)))
 }
 
 /// 204; 409 while the run is queued or running.
-async fn delete(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<StatusCode> {
-    s.runs.delete(run_id(&id)?).await?;
+async fn delete(State(s): State<AppState>, RunId(id): RunId) -> AppResult<StatusCode> {
+    s.runs.delete(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn stop(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
-    Ok(Json(view(s.runs.stop(run_id(&id)?).await?)))
+async fn stop(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Json<RunView>> {
+    Ok(Json(view(s.runs.stop(id).await?)))
 }
 
 /// 202: the evaluation runs after the current iteration and arrives as an `eval` event.
-async fn evaluate(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<(StatusCode, Json<RunView>)> {
-    Ok((StatusCode::ACCEPTED, Json(view(s.runs.evaluate(run_id(&id)?).await?))))
+async fn evaluate(State(s): State<AppState>, RunId(id): RunId) -> AppResult<(StatusCode, Json<RunView>)> {
+    Ok((StatusCode::ACCEPTED, Json(view(s.runs.evaluate(id).await?))))
 }
 
-async fn resume(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<RunView>> {
-    Ok(Json(view(s.runs.resume(run_id(&id)?).await?)))
+async fn resume(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Json<RunView>> {
+    Ok(Json(view(s.runs.resume(id).await?)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,13 +154,13 @@ pub struct CloneRun {
     pub tags: Option<String>,
 }
 
-async fn clone_run(State(s): State<AppState>, Path(id): Path<String>, Json(body): Json<CloneRun>) -> AppResult<(StatusCode, Json<Created>)> {
-    let parent = db::get_run(&s.db, run_id(&id)?).await?;
+async fn clone_run(State(s): State<AppState>, RunId(id): RunId, Json(body): Json<CloneRun>) -> AppResult<(StatusCode, Json<Created>)> {
+    let parent = db::get_run(&s.db, id).await?;
     let config = match body.config {
         Some(c) => parse_config(c)?,
         None => parent.config()?,
     };
-    let config = confine_config(config, &s.dataset_roots)?;
+    let config = confine_config(config, &s.dataset_roots)?.validated()?;
     let tags = body.tags.map(|t| clean_tags(&t)).unwrap_or(parent.tags.clone());
     let new = s.runs.create(&config, &tags, db::Origin { parent: Some(parent.id), study: None }).await?;
     Ok((StatusCode::CREATED, Json(Created { ids: vec![new] })))
@@ -174,8 +172,7 @@ pub struct Since {
     pub since: i64,
 }
 
-async fn metrics(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<Since>) -> AppResult<Json<serde_json::Value>> {
-    let id = run_id(&id)?;
+async fn metrics(State(s): State<AppState>, RunId(id): RunId, Query(q): Query<Since>) -> AppResult<Json<serde_json::Value>> {
     db::get_run(&s.db, id).await?;
     let parse = |v: Vec<String>| v.into_iter().filter_map(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).collect::<Vec<_>>();
     let steps = parse(db::series(&s.db, Series::Steps, id, q.since).await?);
@@ -183,8 +180,7 @@ async fn metrics(State(s): State<AppState>, Path(id): Path<String>, Query(q): Qu
     Ok(Json(serde_json::json!({ "steps": steps, "evals": evals })))
 }
 
-async fn events(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Vec<db::EventRow>>> {
-    let id = run_id(&id)?;
+async fn events(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Json<Vec<db::EventRow>>> {
     db::get_run(&s.db, id).await?;
     Ok(Json(db::events(&s.db, id).await?))
 }

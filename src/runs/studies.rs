@@ -3,16 +3,16 @@
 //! diagnostics are computed from the runs' recorded evaluations. Shared by the API, the
 //! pages and the headless `flawmap study`.
 
-use super::db::{self, Origin, RunRow, Series};
-use super::error::{AppError, AppResult};
 use super::manager::RunManager;
+use super::{RunsError, RunsResult};
 use crate::config::{Algorithm, TaskKind};
 use crate::engine::events::{EvalReport, ModelEval, StepMetrics};
-use crate::server::status::RunStatus;
+use crate::runs::status::RunStatus;
+use crate::store::{self, Origin, RunRow, Series};
 use crate::study::diagnostics::Diagnostics;
 use crate::study::{CellResult, ModelChoice, StudyConfig, StudyTable};
 use serde::Serialize;
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 use std::sync::Arc;
 use tokio::sync::Mutex;
 
@@ -21,75 +21,49 @@ use tokio::sync::Mutex;
 /// cell twice or lose an extension.
 static CHANGES: Mutex<()> = Mutex::const_new(());
 
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct StudyRow {
-    pub id: i64,
-    pub name: String,
-    #[serde(skip)]
-    pub config: String,
-    pub created_at: i64,
+pub use crate::store::studies::StudyRow;
+
+pub async fn get(db: &SqlitePool, id: i64) -> RunsResult<StudyRow> {
+    Ok(store::studies::get(db, id).await?)
 }
 
-impl StudyRow {
-    pub fn config(&self) -> AppResult<StudyConfig> {
-        serde_json::from_str(&self.config).map_err(|e| AppError::Internal(format!("study {} has an unreadable config: {e}", self.id)))
-    }
+pub async fn list(db: &SqlitePool) -> RunsResult<Vec<StudyRow>> {
+    Ok(store::studies::list(db).await?)
 }
 
-pub async fn get(db: &SqlitePool, id: i64) -> AppResult<StudyRow> {
-    sqlx::query_as::<_, StudyRow>("SELECT id, name, config, created_at FROM studies WHERE id = ?")
-        .bind(id)
-        .fetch_optional(db)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("no study {id}")))
-}
-
-pub async fn list(db: &SqlitePool) -> AppResult<Vec<StudyRow>> {
-    Ok(sqlx::query_as::<_, StudyRow>("SELECT id, name, config, created_at FROM studies ORDER BY id DESC").fetch_all(db).await?)
-}
-
-pub async fn find_by_name(db: &SqlitePool, name: &str) -> AppResult<Option<StudyRow>> {
-    Ok(sqlx::query_as::<_, StudyRow>("SELECT id, name, config, created_at FROM studies WHERE name = ? ORDER BY id DESC LIMIT 1")
-        .bind(name)
-        .fetch_optional(db)
-        .await?)
+pub async fn find_by_name(db: &SqlitePool, name: &str) -> RunsResult<Option<StudyRow>> {
+    Ok(store::studies::find_by_name(db, name).await?)
 }
 
 /// The study's runs, by ratio, seed and creation.
-pub async fn runs(db: &SqlitePool, id: i64) -> AppResult<Vec<RunRow>> {
-    Ok(sqlx::query_as::<_, RunRow>("SELECT * FROM runs WHERE study_id = ? ORDER BY label_ratio, seed, id").bind(id).fetch_all(db).await?)
+pub async fn runs(db: &SqlitePool, id: i64) -> RunsResult<Vec<RunRow>> {
+    Ok(store::studies::runs(db, id).await?)
 }
 
 /// Store a study (its dataset path already confined) and queue its runs.
-pub async fn create(db: &SqlitePool, manager: &Arc<RunManager>, config: &StudyConfig) -> AppResult<i64> {
+pub async fn create(db: &SqlitePool, manager: &Arc<RunManager>, config: &StudyConfig) -> RunsResult<i64> {
     config.validate()?;
     let _one_at_a_time = CHANGES.lock().await;
-    let json = serde_json::to_string(config).map_err(|e| AppError::Internal(e.to_string()))?;
-    let id = sqlx::query("INSERT INTO studies (name, config, created_at) VALUES (?, ?, ?)")
-        .bind(&config.name)
-        .bind(json)
-        .bind(db::now_ms())
-        .execute(db)
-        .await?
-        .last_insert_rowid();
+    let id = store::studies::insert(db, config).await?;
     sync_locked(db, manager, id).await?;
     Ok(id)
 }
 
 /// Queue a run for every cell that has none yet; returns how many were queued. Finished
 /// cells are never redone, so this is how a study resumes and grows.
-pub async fn sync(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+pub async fn sync(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> RunsResult<usize> {
     let _one_at_a_time = CHANGES.lock().await;
     sync_locked(db, manager, id).await
 }
 
-async fn sync_locked(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+async fn sync_locked(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> RunsResult<usize> {
     let config = get(db, id).await?.config()?;
     let existing = runs(db, id).await?;
     let mut queued = 0;
     for cell in config.cells() {
         if !existing.iter().any(|r| is_cell(r, cell.algorithm, cell.label_ratio, cell.seed)) {
-            manager.create(&cell.config, &format!("study-{id}"), Origin { parent: None, study: Some(id) }).await?;
+            let config = cell.config.validated()?;
+            manager.create(&config, &format!("study-{id}"), Origin { parent: None, study: Some(id) }).await?;
             queued += 1;
         }
     }
@@ -97,7 +71,7 @@ async fn sync_locked(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> App
 }
 
 /// Stop every queued or running run of the study (each gracefully, with a checkpoint).
-pub async fn stop(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+pub async fn stop(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> RunsResult<usize> {
     get(db, id).await?;
     let _one_at_a_time = CHANGES.lock().await;
     let mut n = 0;
@@ -114,7 +88,7 @@ pub async fn stop(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppRes
 
 /// Resume the study's stopped, failed and interrupted runs from their checkpoints and
 /// queue the cells that have no run yet; finished runs stay as they are.
-pub async fn resume(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<usize> {
+pub async fn resume(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> RunsResult<usize> {
     let _one_at_a_time = CHANGES.lock().await;
     let mut n = sync_locked(db, manager, id).await?;
     let config = get(db, id).await?.config()?;
@@ -127,7 +101,7 @@ pub async fn resume(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppR
             match manager.resume(r.id).await {
                 Ok(_) => n += 1,
                 // Resumed by someone else meanwhile: nothing to do.
-                Err(AppError::Conflict(_)) => {}
+                Err(RunsError::Conflict(_)) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -141,32 +115,29 @@ pub fn is_cell(r: &RunRow, algorithm: Algorithm, label_ratio: f64, seed: u64) ->
 }
 
 /// Delete a study that has no queued or running run, with its runs and their files.
-pub async fn delete(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> AppResult<()> {
+pub async fn delete(db: &SqlitePool, manager: &Arc<RunManager>, id: i64) -> RunsResult<()> {
     let _one_at_a_time = CHANGES.lock().await;
     get(db, id).await?;
     let runs = runs(db, id).await?;
     if runs.iter().any(|r| r.status.is_active()) {
-        return Err(AppError::Conflict(format!("study {id} has queued or running runs: stop it before deleting it")));
+        return Err(RunsError::Conflict(format!("study {id} has queued or running runs: stop it before deleting it")));
     }
     for r in runs {
         manager.delete(r.id).await?;
     }
-    sqlx::query("DELETE FROM studies WHERE id = ?").bind(id).execute(db).await?;
-    Ok(())
+    Ok(store::studies::delete(db, id).await?)
 }
 
 /// Make the study and its unfinished runs use `device` (the CLI's --device on a resume).
-pub async fn set_device(db: &SqlitePool, id: i64, device: crate::device::DeviceChoice) -> AppResult<()> {
+pub async fn set_device(db: &SqlitePool, id: i64, device: crate::device::DeviceChoice) -> RunsResult<()> {
     let _one_at_a_time = CHANGES.lock().await;
     let mut config = get(db, id).await?.config()?;
     config.run.device = device;
-    let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
-    sqlx::query("UPDATE studies SET config = ? WHERE id = ?").bind(json).bind(id).execute(db).await?;
+    store::studies::set_config(db, id, &config).await?;
     for r in runs(db, id).await?.into_iter().filter(|r| r.status != RunStatus::Finished) {
         let mut c = r.config()?;
         c.device = device;
-        let json = serde_json::to_string(&c).map_err(|e| AppError::Internal(e.to_string()))?;
-        sqlx::query("UPDATE runs SET config = ? WHERE id = ?").bind(json).bind(r.id).execute(db).await?;
+        store::set_config(db, r.id, &c).await?;
     }
     Ok(())
 }
@@ -174,21 +145,16 @@ pub async fn set_device(db: &SqlitePool, id: i64, device: crate::device::DeviceC
 /// For a headless process that owns the study's runs (`flawmap study`): runs an earlier
 /// process left queued, running or stopping are marked interrupted, so `resume` picks them
 /// up from their checkpoints. The server recovers its runs at start instead.
-pub async fn reclaim(db: &SqlitePool, id: i64) -> AppResult<u64> {
-    Ok(sqlx::query("UPDATE runs SET status = 'interrupted' WHERE study_id = ? AND status IN ('queued', 'running', 'stopping')")
-        .bind(id)
-        .execute(db)
-        .await?
-        .rows_affected())
+pub async fn reclaim(db: &SqlitePool, id: i64) -> RunsResult<u64> {
+    Ok(store::studies::interrupt_runs(db, id).await?)
 }
 
 /// Add ratios, algorithms or seeds; only the new cells are queued.
-pub async fn extend(db: &SqlitePool, manager: &Arc<RunManager>, id: i64, ratios: &[f64], algorithms: &[Algorithm], seeds: &[u64]) -> AppResult<usize> {
+pub async fn extend(db: &SqlitePool, manager: &Arc<RunManager>, id: i64, ratios: &[f64], algorithms: &[Algorithm], seeds: &[u64]) -> RunsResult<usize> {
     let _one_at_a_time = CHANGES.lock().await;
     let config = get(db, id).await?.config()?.extended(ratios, algorithms, seeds);
     config.validate()?;
-    let json = serde_json::to_string(&config).map_err(|e| AppError::Internal(e.to_string()))?;
-    sqlx::query("UPDATE studies SET config = ? WHERE id = ?").bind(json).bind(id).execute(db).await?;
+    store::studies::set_config(db, id, &config).await?;
     sync_locked(db, manager, id).await
 }
 
@@ -255,14 +221,13 @@ fn metric_of(m: &ModelEval, metric: &str) -> Option<f64> {
     }
 }
 
-async fn final_eval(db: &SqlitePool, run: i64) -> AppResult<Option<EvalReport>> {
-    let data: Option<String> =
-        sqlx::query_scalar("SELECT data FROM evaluations WHERE run_id = ? ORDER BY step DESC LIMIT 1").bind(run).fetch_optional(db).await?;
+async fn final_eval(db: &SqlitePool, run: i64) -> RunsResult<Option<EvalReport>> {
+    let data = store::last_evaluation(db, run).await?;
     Ok(data.and_then(|d| serde_json::from_str(&d).ok()))
 }
 
 /// The final validation metric of every finished run.
-pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> AppResult<Vec<(i64, CellResult)>> {
+pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> RunsResult<Vec<(i64, CellResult)>> {
     let mut out = Vec::new();
     for r in runs.iter().filter(|r| r.status == RunStatus::Finished) {
         let Some(e) = final_eval(db, r.id).await? else {
@@ -278,9 +243,9 @@ pub async fn results(db: &SqlitePool, runs: &[RunRow], metric: &str) -> AppResul
 }
 
 /// The study's table for one metric and model choice.
-pub async fn table(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow], metric: &str, model: ModelChoice) -> AppResult<StudyTable> {
+pub async fn table(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow], metric: &str, model: ModelChoice) -> RunsResult<StudyTable> {
     if !metrics_for(&config.run).contains(&metric) {
-        return Err(AppError::BadRequest(format!("metric '{metric}' is not one of {} for this study's task", metrics_for(&config.run).join(", "))));
+        return Err(RunsError::BadRequest(format!("metric '{metric}' is not one of {} for this study's task", metrics_for(&config.run).join(", "))));
     }
     let results: Vec<CellResult> = results(db, runs, metric).await?.into_iter().map(|(_, c)| c).collect();
     let mut ratios = config.label_ratios.clone();
@@ -300,11 +265,11 @@ pub struct RunDiagnostics {
     pub diagnostics: Diagnostics,
 }
 
-pub async fn diagnostics(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow]) -> AppResult<Vec<RunDiagnostics>> {
+pub async fn diagnostics(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow]) -> RunsResult<Vec<RunDiagnostics>> {
     let mut out = Vec::new();
     for r in runs.iter().filter(|r| r.algorithm != "suponly" && r.current_step > 0) {
-        let steps: Vec<StepMetrics> = db::series(db, Series::Steps, r.id, 0).await?.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
-        let evals: Vec<EvalReport> = db::series(db, Series::Evals, r.id, 0).await?.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
+        let steps: Vec<StepMetrics> = store::series(db, Series::Steps, r.id, 0).await?.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
+        let evals: Vec<EvalReport> = store::series(db, Series::Evals, r.id, 0).await?.iter().filter_map(|d| serde_json::from_str(d).ok()).collect();
         out.push(RunDiagnostics {
             run_id: r.id,
             algorithm: r.algorithm.clone(),

@@ -1,10 +1,10 @@
 //! Checkpoint list and downloads: one file per checkpoint with Content-Length, byte ranges
 //! (206), an ETag (the SHA-256) and Content-Disposition; `best` and `latest` have stable URLs.
 
-use super::runs_api::run_id;
-use crate::server::db::{self, CheckpointRow};
-use crate::server::error::{AppError, AppResult};
-use crate::server::state::AppState;
+use super::ids::RunId;
+use crate::store::{self as db, CheckpointRow};
+use crate::web::error::{AppError, AppResult};
+use crate::web::state::AppState;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
@@ -27,8 +27,7 @@ struct CheckpointView {
     url: String,
 }
 
-async fn list(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<Vec<CheckpointView>>> {
-    let id = run_id(&id)?;
+async fn list(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Json<Vec<CheckpointView>>> {
     db::get_run(&s.db, id).await?;
     let rows = db::checkpoints(&s.db, id).await?;
     Ok(Json(
@@ -42,8 +41,7 @@ async fn list(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Js
 }
 
 /// `which`: a step number, `best` or `latest`.
-async fn download(State(s): State<AppState>, Path((id, which)): Path<(String, String)>, req: Request) -> AppResult<Response> {
-    let id = run_id(&id)?;
+async fn download(State(s): State<AppState>, RunId(id): RunId, Path((_, which)): Path<(String, String)>, req: Request) -> AppResult<Response> {
     let run = db::get_run(&s.db, id).await?;
     let rows = db::checkpoints(&s.db, id).await?;
     let row = match which.as_str() {

@@ -2,11 +2,11 @@
 //! `/api/live` carries all runs, `/api/runs/{id}/live` one run. Clients that fall behind
 //! get a `lagged` event and re-read the metrics API (the polling fallback).
 
-use super::runs_api::run_id;
-use crate::server::error::{AppError, AppResult};
-use crate::server::state::AppState;
+use super::ids::RunId;
+use crate::web::error::{AppError, AppResult};
+use crate::web::state::AppState;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use std::convert::Infallible;
@@ -63,8 +63,7 @@ async fn all(State(s): State<AppState>) -> AppResult<Sse<impl Stream<Item = Resu
     Ok(Sse::new(stream(&s, None)?).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
-async fn one(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let id = run_id(&id)?;
-    crate::server::db::get_run(&s.db, id).await?;
+async fn one(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    crate::store::get_run(&s.db, id).await?;
     Ok(Sse::new(stream(&s, Some(id))?).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }

@@ -5,15 +5,16 @@
 // them directly); the generated code trips clippy's cmp_owned.
 #![allow(clippy::cmp_owned)]
 
+use super::ids::StudyId;
 use super::pages::{PageResult, html_err, page};
-use super::studies_api::{CreateStudy, TableQuery, parse_study, study_id, table_for};
+use super::studies_api::{CreateStudy, TableQuery, parse_study, table_for};
 use crate::config::{Algorithm, FieldError};
-use crate::server::error::AppError;
-use crate::server::state::AppState;
-use crate::server::studies::{self, Progress};
+use crate::runs::studies::{self, Progress};
 use crate::study::StudyConfig;
 use crate::study::config::ratio_label;
 use crate::study::table::algorithm_label;
+use crate::web::error::AppError;
+use crate::web::state::AppState;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -76,7 +77,7 @@ struct NewStudyPage {
 
 async fn new_page(State(s): State<AppState>) -> PageResult {
     let toml = toml::to_string(&StudyConfig::shapes_demo()).map_err(|e| AppError::Internal(e.to_string()).into_html())?;
-    page(NewStudyPage { toml, errors: Vec::new(), datasets: crate::server::datasets::list(&s.dataset_roots) })
+    page(NewStudyPage { toml, errors: Vec::new(), datasets: crate::runs::datasets::list(&s.dataset_roots) })
 }
 
 #[derive(Deserialize)]
@@ -86,7 +87,7 @@ struct NewStudyForm {
 
 async fn create_from_form(State(s): State<AppState>, Form(f): Form<NewStudyForm>) -> PageResult {
     let result = match parse_study(CreateStudy { config: None, toml: Some(f.toml.clone()) }, &s.dataset_roots) {
-        Ok(config) => studies::create(&s.db, &s.runs, &config).await,
+        Ok(config) => studies::create(&s.db, &s.runs, &config).await.map_err(AppError::from),
         Err(e) => Err(e),
     };
     let errors = match result {
@@ -95,7 +96,7 @@ async fn create_from_form(State(s): State<AppState>, Form(f): Form<NewStudyForm>
         Err(e @ AppError::Forbidden(_)) => vec![FieldError { field: "run.data.source.path".into(), message: e.to_string() }],
         Err(e) => return Err(e.into_html()),
     };
-    let mut res = page(NewStudyPage { toml: f.toml, errors, datasets: crate::server::datasets::list(&s.dataset_roots) })?;
+    let mut res = page(NewStudyPage { toml: f.toml, errors, datasets: crate::runs::datasets::list(&s.dataset_roots) })?;
     *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     Ok(res)
 }
@@ -177,8 +178,7 @@ fn pct(v: f64) -> String {
     format!("{:.1} %", 100.0 * v)
 }
 
-async fn study_page(State(s): State<AppState>, Path(id): Path<String>, Query(q): Query<TableQuery>) -> PageResult {
-    let id = study_id(&id).map_err(html_err)?;
+async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Query<TableQuery>) -> PageResult {
     let (row, table) = table_for(&s, id, &q).await.map_err(html_err)?;
     let config = row.config().map_err(html_err)?;
     let runs = studies::runs(&s.db, id).await.map_err(html_err)?;
@@ -291,8 +291,12 @@ fn parse_list<T: std::str::FromStr>(raw: &str, field: &str) -> Result<Vec<T>, Ap
 
 /// Stop, resume, or extend (form fields `label_ratios`, `seeds`: comma lists; `algorithm`:
 /// repeated checkboxes).
-async fn action(State(s): State<AppState>, Path((id, action)): Path<(String, String)>, Form(fields): Form<Vec<(String, String)>>) -> PageResult {
-    let id = study_id(&id).map_err(html_err)?;
+async fn action(
+    State(s): State<AppState>,
+    StudyId(id): StudyId,
+    Path((_, action)): Path<(String, String)>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
     let result = match action.as_str() {
         "stop" => studies::stop(&s.db, &s.runs, id).await,
         "resume" => studies::resume(&s.db, &s.runs, id).await,

@@ -3,7 +3,7 @@
 //! the folder (zip-slip) or clash with each other fail the upload with a 400; sizes are
 //! bounded per archive and, over all uploads, by a quota. Nothing is held whole in memory.
 
-use super::error::{AppError, AppResult};
+use super::{RunsError, RunsResult};
 use serde::Serialize;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -74,8 +74,8 @@ fn dataset_root(dest: &Path) -> PathBuf {
 
 /// A fresh folder under `uploads_dir` for an upload called `name`: created exclusively, so
 /// two uploads of the same name at the same moment never share one.
-fn fresh_folder(uploads_dir: &Path, name: &str) -> AppResult<(String, PathBuf)> {
-    let base = format!("{}-{}", slug(name), super::db::now_ms());
+fn fresh_folder(uploads_dir: &Path, name: &str) -> RunsResult<(String, PathBuf)> {
+    let base = format!("{}-{}", slug(name), crate::store::now_ms());
     for n in 0..1000 {
         let folder = if n == 0 { base.clone() } else { format!("{base}-{n}") };
         let dest = uploads_dir.join(&folder);
@@ -85,16 +85,16 @@ fn fresh_folder(uploads_dir: &Path, name: &str) -> AppResult<(String, PathBuf)> 
             Err(e) => return Err(e.into()),
         }
     }
-    Err(AppError::Conflict("too many uploads of this name at once".into()))
+    Err(RunsError::Conflict("too many uploads of this name at once".into()))
 }
 
 /// Unpack the archive at `zip_path` into a new folder under `uploads_dir` (blocking: call
 /// from a blocking task). The archive file is the caller's to delete.
-pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> AppResult<Uploaded> {
+pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> RunsResult<Uploaded> {
     let file = File::open(zip_path)?;
-    let mut archive = zip::ZipArchive::new(file).map_err(|e| AppError::BadRequest(format!("not a readable zip archive: {e}")))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| RunsError::BadRequest(format!("not a readable zip archive: {e}")))?;
     if archive.len() > MAX_ENTRIES {
-        return Err(AppError::PayloadTooLarge(format!("the archive has {} entries (at most {MAX_ENTRIES})", archive.len())));
+        return Err(RunsError::PayloadTooLarge(format!("the archive has {} entries (at most {MAX_ENTRIES})", archive.len())));
     }
     let (_, used) = folder_usage(uploads_dir);
     let room = QUOTA.saturating_sub(used).min(MAX_UNPACKED);
@@ -102,7 +102,7 @@ pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> AppResult<Uplo
     let result = extract(&mut archive, &dest, room).and_then(|(files, bytes)| {
         let root = dataset_root(&dest);
         let layout = detect_layout(&root).ok_or_else(|| {
-            AppError::BadRequest(
+            RunsError::BadRequest(
                 "no dataset found: expected JPEGImages/ + SegmentationClass/ (VOC), images/ + masks/, low/ + high/ (pairs), or image files".into(),
             )
         })?;
@@ -115,22 +115,22 @@ pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> AppResult<Uplo
 }
 
 /// Write every entry under `dest`, streaming, at most `room` bytes in all.
-fn extract(archive: &mut zip::ZipArchive<File>, dest: &Path, room: u64) -> AppResult<(usize, u64)> {
+fn extract(archive: &mut zip::ZipArchive<File>, dest: &Path, room: u64) -> RunsResult<(usize, u64)> {
     let mut total = 0u64;
     let mut files = 0;
     for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).map_err(|e| AppError::BadRequest(format!("corrupt zip entry {i}: {e}")))?;
+        let mut entry = archive.by_index(i).map_err(|e| RunsError::BadRequest(format!("corrupt zip entry {i}: {e}")))?;
         let shown = String::from_utf8_lossy(entry.name_raw()).into_owned();
         let Some(rel) = entry.enclosed_name() else {
-            return Err(AppError::BadRequest(format!("zip entry '{shown}' points outside the archive")));
+            return Err(RunsError::BadRequest(format!("zip entry '{shown}' points outside the archive")));
         };
         // Entries that clash (one name as a file and a folder, or twice) are the archive's
         // fault: 400. A full disk or a permission problem is the server's (500, logged).
         let clash = |e: std::io::Error| match e.kind() {
             std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::NotADirectory | std::io::ErrorKind::IsADirectory => {
-                AppError::BadRequest(format!("zip entry '{shown}' cannot be written ({e}): does another entry use its name as a file and a folder, or twice?"))
+                RunsError::BadRequest(format!("zip entry '{shown}' cannot be written ({e}): does another entry use its name as a file and a folder, or twice?"))
             }
-            _ => AppError::from(e),
+            _ => RunsError::from(e),
         };
         let out = dest.join(&rel);
         if entry.is_dir() {
@@ -143,10 +143,10 @@ fn extract(archive: &mut zip::ZipArchive<File>, dest: &Path, room: u64) -> AppRe
         // create_new: a second entry of the same name is an error, not an overwrite.
         let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&out).map_err(clash)?;
         let limit = room.saturating_sub(total) + 1;
-        let n = std::io::copy(&mut (&mut entry).take(limit), &mut f).map_err(|e| AppError::BadRequest(format!("zip entry '{shown}': {e}")))?;
+        let n = std::io::copy(&mut (&mut entry).take(limit), &mut f).map_err(|e| RunsError::BadRequest(format!("zip entry '{shown}': {e}")))?;
         total += n;
         if total > room {
-            return Err(AppError::PayloadTooLarge(if room < MAX_UNPACKED {
+            return Err(RunsError::PayloadTooLarge(if room < MAX_UNPACKED {
                 format!("the uploads quota ({} GiB) is full: delete uploads you no longer need (DELETE /api/datasets/NAME)", QUOTA >> 30)
             } else {
                 format!("the archive unpacks to more than {MAX_UNPACKED} bytes")
@@ -187,14 +187,14 @@ pub fn list(uploads_dir: &Path) -> Vec<Uploaded> {
 
 /// The folder of the upload called `name`: a plain name of an existing folder directly
 /// under `uploads_dir`, nothing else.
-pub fn folder_of(uploads_dir: &Path, name: &str) -> AppResult<PathBuf> {
+pub fn folder_of(uploads_dir: &Path, name: &str) -> RunsResult<PathBuf> {
     let plain = !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !plain {
-        return Err(AppError::BadRequest(format!("'{}' is not an upload name", name.escape_default())));
+        return Err(RunsError::BadRequest(format!("'{}' is not an upload name", name.escape_default())));
     }
     let dir = uploads_dir.join(name);
     if !dir.is_dir() {
-        return Err(AppError::NotFound(format!("no upload '{name}'")));
+        return Err(RunsError::NotFound(format!("no upload '{name}'")));
     }
     Ok(dir)
 }

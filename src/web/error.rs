@@ -1,7 +1,10 @@
-//! One error type for the whole web layer, mapped to status codes. API requests get JSON,
-//! browsers an HTML page; internal errors are logged and never leak their details.
+//! One error type for the whole web layer, mapped to status codes from the lower layers'
+//! errors (`RunsError`, `StoreError`). API requests get JSON, browsers an HTML page;
+//! internal errors are logged and never leak their details.
 
 use crate::config::{ConfigErrors, FieldError};
+use crate::runs::RunsError;
+use crate::store::StoreError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -98,11 +101,22 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        RunsError::from(e).into()
+    }
+}
+
+impl From<RunsError> for AppError {
+    fn from(e: RunsError) -> Self {
         match e {
-            sqlx::Error::RowNotFound => Self::NotFound("not found".into()),
-            other => Self::Internal(format!("database: {other}")),
+            RunsError::NotFound(m) => Self::NotFound(m),
+            RunsError::BadRequest(m) => Self::BadRequest(m),
+            RunsError::InvalidConfig(f) => Self::InvalidConfig(f),
+            RunsError::Conflict(m) => Self::Conflict(m),
+            RunsError::Forbidden(m) => Self::Forbidden(m),
+            RunsError::PayloadTooLarge(m) => Self::PayloadTooLarge(m),
+            RunsError::Internal(m) => Self::Internal(m),
         }
     }
 }

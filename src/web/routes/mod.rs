@@ -3,6 +3,7 @@
 pub mod checkpoints;
 pub mod datasets;
 pub mod form;
+pub mod ids;
 pub mod live;
 pub mod pages;
 pub mod runs_api;
@@ -10,7 +11,7 @@ pub mod snapshots;
 pub mod studies_api;
 pub mod study_pages;
 
-use crate::server::error::{AppError, AppResult};
+use crate::web::error::{AppError, AppResult};
 
 /// A positive integer id from a path segment; anything else is a 400 naming what it is not.
 pub fn positive_id(raw: &str, what: &str) -> AppResult<i64> {

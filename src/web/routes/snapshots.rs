@@ -2,10 +2,10 @@
 //! (continuous maps coloured by a colormap on a fixed 0-1 scale, class maps with the class
 //! palette, masks as overlays) and every layer's value at one pixel.
 
-use super::runs_api::run_id;
-use crate::server::db::{self, LayerRow};
-use crate::server::error::{AppError, AppResult};
-use crate::server::state::AppState;
+use super::ids::RunId;
+use crate::store::{self as db, LayerRow};
+use crate::web::error::{AppError, AppResult};
+use crate::web::state::AppState;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -27,8 +27,7 @@ fn number(raw: &str, what: &str) -> AppResult<i64> {
     raw.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| AppError::BadRequest(format!("'{raw}' is not a {what}")))
 }
 
-async fn index(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<Json<serde_json::Value>> {
-    let id = run_id(&id)?;
+async fn index(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Json<serde_json::Value>> {
     db::get_run(&s.db, id).await?;
     let classes: Vec<serde_json::Value> = db::run_info(&s.db, id)
         .await?
@@ -48,8 +47,8 @@ async fn index(State(s): State<AppState>, Path(id): Path<String>) -> AppResult<J
     })))
 }
 
-async fn at_step(State(s): State<AppState>, Path((id, step)): Path<(String, String)>) -> AppResult<Json<Vec<LayerRow>>> {
-    let (id, step) = (run_id(&id)?, number(&step, "step")?);
+async fn at_step(State(s): State<AppState>, RunId(id): RunId, Path((_, step)): Path<(String, String)>) -> AppResult<Json<Vec<LayerRow>>> {
+    let step = number(&step, "step")?;
     let rows = db::layers(&s.db, id, step).await?;
     if rows.is_empty() {
         return Err(AppError::NotFound(format!("run {id} has no snapshot at step {step}")));
@@ -114,11 +113,12 @@ fn decode(row: &LayerRow, img: &DynamicImage) -> Vec<f64> {
 
 async fn layer_png(
     State(s): State<AppState>,
-    Path((id, step, probe, layer)): Path<(String, String, String, String)>,
+    RunId(id): RunId,
+    Path((_, step, probe, layer)): Path<(String, String, String, String)>,
     Query(r): Query<Render>,
     headers: HeaderMap,
 ) -> AppResult<Response> {
-    let (id, step, probe) = (run_id(&id)?, number(&step, "step")?, number(&probe, "probe")?);
+    let (step, probe) = (number(&step, "step")?, number(&probe, "probe")?);
     if let Some(name) = layer.strip_suffix(".json") {
         return layer_values(&s, id, step, probe, name).await;
     }
@@ -187,10 +187,11 @@ pub struct Pixel {
 /// Every layer's value at (x, y) of one probe at one step.
 async fn values(
     State(s): State<AppState>,
-    Path((id, step, probe)): Path<(String, String, String)>,
+    RunId(id): RunId,
+    Path((_, step, probe)): Path<(String, String, String)>,
     Query(p): Query<Pixel>,
 ) -> AppResult<Json<serde_json::Value>> {
-    let (id, step, probe) = (run_id(&id)?, number(&step, "step")?, number(&probe, "probe")?);
+    let (step, probe) = (number(&step, "step")?, number(&probe, "probe")?);
     let rows: Vec<LayerRow> = db::layers(&s.db, id, step).await?.into_iter().filter(|r| r.probe == probe).collect();
     if rows.is_empty() {
         return Err(AppError::NotFound(format!("no snapshot of probe {probe} at step {step}")));

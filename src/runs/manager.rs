@@ -3,12 +3,12 @@
 //! finishes its iteration and checkpoints); a stopped, failed or interrupted run resumes
 //! from its latest checkpoint.
 
-use super::db::{self, RunRow};
-use super::error::{AppError, AppResult};
 use super::recorder::{LiveEvent, Recorder};
-use crate::config::RunConfig;
+use super::{RunsError, RunsResult};
+use crate::config::ValidConfig;
 use crate::engine::{self, Event, RunControl, StartOptions};
-use crate::server::status::RunStatus;
+use crate::runs::status::RunStatus;
+use crate::store::{self as db, RunRow};
 use sqlx::SqlitePool;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ impl RunManager {
     }
 
     /// Mark runs a crash left running as interrupted and restart the queue.
-    pub async fn recover(self: &Arc<Self>) -> AppResult<()> {
+    pub async fn recover(self: &Arc<Self>) -> RunsResult<()> {
         for id in db::recover(&self.db).await? {
             self.schedule(id);
         }
@@ -38,8 +38,7 @@ impl RunManager {
     }
 
     /// Queue a new run.
-    pub async fn create(self: &Arc<Self>, config: &RunConfig, tags: &str, origin: db::Origin) -> AppResult<i64> {
-        config.validate()?;
+    pub async fn create(self: &Arc<Self>, config: &ValidConfig, tags: &str, origin: db::Origin) -> RunsResult<i64> {
         let id = db::insert_run(&self.db, config, tags, origin).await?;
         db::add_event(&self.db, id, "queued", "queued").await?;
         self.schedule(id);
@@ -54,14 +53,16 @@ impl RunManager {
             };
             if let Err(e) = me.run(id).await {
                 tracing::error!("run {id}: {e}");
-                let _ = sqlx::query("UPDATE runs SET status = 'failed', error = ? WHERE id = ?").bind(e.to_string()).bind(id).execute(&me.db).await;
+                let _ = db::mark_failed(&me.db, id, &e.to_string()).await;
             }
         });
     }
 
-    async fn run(self: &Arc<Self>, id: i64) -> AppResult<()> {
+    async fn run(self: &Arc<Self>, id: i64) -> RunsResult<()> {
         let row = db::get_run(&self.db, id).await?;
-        let config = row.config()?;
+        // Read back from the database: checked again, as anything entering from storage
+        // (a config stored by an older version may no longer pass).
+        let config = row.config()?.validated()?;
         let out_dir = Recorder::run_dir(&self.data_dir, id);
         let resume = row.resume_from.as_ref().map(|p| self.data_dir.join(p));
         // Dataset paths were made absolute (and confined) when the run was created.
@@ -70,18 +71,11 @@ impl RunManager {
         // queued to running is atomic: a stop at any moment reaches the run.
         let control = RunControl::default();
         self.active.lock().expect("active runs lock").insert(id, control.clone());
-        let started = sqlx::query("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'").bind(id).execute(&self.db).await?;
-        if started.rows_affected() == 0 {
+        if !db::start_queued(&self.db, id).await? {
             self.release(id, &control);
             return Ok(()); // stopped while it waited
         }
-        let handle = match engine::start_with_control(config, options, control.clone()) {
-            Ok(h) => h,
-            Err(e) => {
-                self.release(id, &control);
-                return Err(e.into());
-            }
-        };
+        let handle = engine::start_with_control(config, options, control.clone());
         // The engine's channel is blocking: a blocking task forwards it to the async side,
         // through a bounded queue (the engine waits when the recorder falls behind).
         let (tx, mut rx) = mpsc::channel::<Event>(engine::EVENT_BUFFER);
@@ -126,15 +120,9 @@ impl RunManager {
             (false, None) => "the training ended without a final state (see the server log)".to_string(),
         };
         for attempt in 0..5u32 {
-            let r = sqlx::query("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status IN ('running', 'stopping')")
-                .bind(&why)
-                .bind(db::now_ms())
-                .bind(id)
-                .execute(&self.db)
-                .await;
-            match r {
+            match db::fail_if_active(&self.db, id, &why).await {
                 Ok(done) => {
-                    if done.rows_affected() > 0 {
+                    if done {
                         tracing::warn!("run {id}: marked failed: {why}");
                         let _ = db::add_event(&self.db, id, "failed", &why).await;
                         let _ = self.live.send(LiveEvent { run_id: id, kind: "failed", data: serde_json::json!({ "type": "failed", "message": why }) });
@@ -160,11 +148,10 @@ impl RunManager {
 
     /// Ask a run to stop. A queued run is stopped at once; a running one after its
     /// current iteration and a checkpoint.
-    pub async fn stop(&self, id: i64) -> AppResult<RunRow> {
-        let was_queued = sqlx::query("UPDATE runs SET status = 'stopped' WHERE id = ? AND status = 'queued'").bind(id).execute(&self.db).await?;
-        if was_queued.rows_affected() == 1 {
+    pub async fn stop(&self, id: i64) -> RunsResult<RunRow> {
+        if db::stop_queued(&self.db, id).await? {
             db::add_event(&self.db, id, "stopped", "stopped before it started").await?;
-            return db::get_run(&self.db, id).await;
+            return Ok(db::get_run(&self.db, id).await?);
         }
         let row = db::get_run(&self.db, id).await?;
         match row.status {
@@ -174,30 +161,27 @@ impl RunManager {
                     h.stop();
                 }
                 // Only a run still running becomes stopping (it may have just finished).
-                sqlx::query("UPDATE runs SET status = 'stopping' WHERE id = ? AND status = 'running'").bind(id).execute(&self.db).await?;
+                db::mark_stopping(&self.db, id).await?;
                 db::add_event(&self.db, id, "stopping", "stop requested").await?;
             }
             RunStatus::Stopping => {}
             other => {
-                return Err(AppError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped")));
+                return Err(RunsError::Conflict(format!("run {id} is {other}: only queued or running runs can be stopped")));
             }
         }
-        db::get_run(&self.db, id).await
+        Ok(db::get_run(&self.db, id).await?)
     }
 
     /// Delete a run that is not queued, running or stopping: its rows (metrics,
     /// evaluations, snapshots, checkpoints, events cascade) and its files. A study cell that
     /// loses its run is queued again by the study's resume.
-    pub async fn delete(&self, id: i64) -> AppResult<()> {
+    pub async fn delete(&self, id: i64) -> RunsResult<()> {
         let row = db::get_run(&self.db, id).await?;
         if row.status.is_active() {
-            return Err(AppError::Conflict(format!("run {id} is {}: stop it before deleting it", row.status)));
+            return Err(RunsError::Conflict(format!("run {id} is {}: stop it before deleting it", row.status)));
         }
-        // Clones and resumes keep their history; they just lose the link to this run.
-        sqlx::query("UPDATE runs SET parent_id = NULL WHERE parent_id = ?").bind(id).execute(&self.db).await?;
-        let gone = sqlx::query("DELETE FROM runs WHERE id = ? AND status NOT IN ('queued', 'running', 'stopping')").bind(id).execute(&self.db).await?;
-        if gone.rows_affected() == 0 {
-            return Err(AppError::Conflict(format!("run {id} started again meanwhile")));
+        if !db::delete_inactive(&self.db, id).await? {
+            return Err(RunsError::Conflict(format!("run {id} started again meanwhile")));
         }
         let dir = Recorder::run_dir(&self.data_dir, id);
         if let Err(e) = tokio::fs::remove_dir_all(&dir).await
@@ -210,7 +194,7 @@ impl RunManager {
 
     /// Ask a running run for an evaluation on its validation split after its current
     /// iteration (it arrives like the scheduled ones).
-    pub async fn evaluate(&self, id: i64) -> AppResult<RunRow> {
+    pub async fn evaluate(&self, id: i64) -> RunsResult<RunRow> {
         let row = db::get_run(&self.db, id).await?;
         let handle = self.active.lock().expect("active runs lock").get(&id).cloned();
         match (row.status, handle) {
@@ -219,29 +203,21 @@ impl RunManager {
                 db::add_event(&self.db, id, "evaluate", "evaluation requested").await?;
                 Ok(row)
             }
-            (status, _) => Err(AppError::Conflict(format!("run {id} is {status}: only a running run can be evaluated now"))),
+            (status, _) => Err(RunsError::Conflict(format!("run {id} is {status}: only a running run can be evaluated now"))),
         }
     }
 
     /// Continue a stopped, failed or interrupted run from its latest checkpoint.
-    pub async fn resume(self: &Arc<Self>, id: i64) -> AppResult<RunRow> {
+    pub async fn resume(self: &Arc<Self>, id: i64) -> RunsResult<RunRow> {
         let row = db::get_run(&self.db, id).await?;
         if !row.status.is_resumable() {
-            return Err(AppError::Conflict(format!("run {id} is {}: only stopped, failed or interrupted runs can be resumed", row.status)));
+            return Err(RunsError::Conflict(format!("run {id} is {}: only stopped, failed or interrupted runs can be resumed", row.status)));
         }
         let ckpt = db::latest_checkpoint(&self.db, id).await?;
         let from = ckpt.as_ref().map(|c| c.path.clone());
         // Conditional, so two resumes at once (a double click) queue the run once.
-        let queued = sqlx::query(
-            "UPDATE runs SET status = 'queued', resume_from = ?, error = NULL, finished_at = NULL
-             WHERE id = ? AND status IN ('stopped', 'failed', 'interrupted')",
-        )
-        .bind(&from)
-        .bind(id)
-        .execute(&self.db)
-        .await?;
-        if queued.rows_affected() == 0 {
-            return Err(AppError::Conflict(format!("run {id} was resumed or changed meanwhile")));
+        if !db::requeue(&self.db, id, from.as_deref()).await? {
+            return Err(RunsError::Conflict(format!("run {id} was resumed or changed meanwhile")));
         }
         let msg = match &ckpt {
             Some(c) => format!("resume queued from the checkpoint at step {}", c.step),
@@ -249,6 +225,6 @@ impl RunManager {
         };
         db::add_event(&self.db, id, "queued", &msg).await?;
         self.schedule(id);
-        db::get_run(&self.db, id).await
+        Ok(db::get_run(&self.db, id).await?)
     }
 }

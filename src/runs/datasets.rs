@@ -1,14 +1,14 @@
 //! Dataset paths from users are confined to the server's dataset roots.
 
-use super::error::{AppError, AppResult};
+use super::{RunsError, RunsResult};
 use crate::config::RunConfig;
 use std::path::{Path, PathBuf};
 
 /// Resolve `path` (absolute, or relative to a root) to a canonical folder inside one of
 /// `roots`; anything else (`..`, symlinks out, other folders) is refused.
-pub fn confine(path: &str, roots: &[PathBuf]) -> AppResult<PathBuf> {
+pub fn confine(path: &str, roots: &[PathBuf]) -> RunsResult<PathBuf> {
     if roots.is_empty() {
-        return Err(AppError::Forbidden("this server has no dataset folders (start it with --datasets-dir)".into()));
+        return Err(RunsError::Forbidden("this server has no dataset folders (start it with --datasets-dir)".into()));
     }
     let candidates: Vec<PathBuf> = if Path::new(path).is_absolute() { vec![PathBuf::from(path)] } else { roots.iter().map(|r| r.join(path)).collect() };
     for c in candidates {
@@ -19,11 +19,11 @@ pub fn confine(path: &str, roots: &[PathBuf]) -> AppResult<PathBuf> {
             return Ok(real);
         }
     }
-    Err(AppError::Forbidden(format!("dataset path '{path}' is not a folder under the server's dataset roots")))
+    Err(RunsError::Forbidden(format!("dataset path '{path}' is not a folder under the server's dataset roots")))
 }
 
 /// Rewrite a config's dataset path to its confined, absolute form.
-pub fn confine_config(mut config: RunConfig, roots: &[PathBuf]) -> AppResult<RunConfig> {
+pub fn confine_config(mut config: RunConfig, roots: &[PathBuf]) -> RunsResult<RunConfig> {
     for path in config.data.source.folders_mut() {
         *path = confine(path, roots)?.display().to_string();
     }

@@ -1,17 +1,11 @@
-//! The dashboard: an axum app over SQLite that queues trainings, records their events and
-//! serves pages and a JSON API. It drives the engine only through `engine::start`.
+//! The dashboard's web layer: the axum app (routes, pages, security, one error type mapped
+//! to status codes) over the run service (`runs`) and the database (`store`). It holds no
+//! SQL and no queue of its own.
 
-pub mod datasets;
-pub mod db;
 pub mod error;
-pub mod manager;
-pub mod recorder;
 pub mod routes;
 pub mod security;
 pub mod state;
-pub mod status;
-pub mod studies;
-pub mod uploads;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -53,8 +47,8 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
     }
     std::fs::create_dir_all(&opts.data_dir)?;
     let data_dir = opts.data_dir.canonicalize()?;
-    let db = db::open(&data_dir.join("flawmap.db")).await?;
-    let runs = manager::RunManager::new(db.clone(), data_dir.clone(), opts.concurrency);
+    let db = crate::store::open(&data_dir.join("flawmap.db")).await?;
+    let runs = crate::runs::manager::RunManager::new(db.clone(), data_dir.clone(), opts.concurrency);
     // Uploaded datasets live under the data directory, which is always a dataset root.
     std::fs::create_dir_all(data_dir.join("uploads"))?;
     let mut roots: Vec<PathBuf> = opts.datasets_dirs.iter().filter_map(|d| d.canonicalize().ok()).collect();

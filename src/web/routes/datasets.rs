@@ -3,12 +3,12 @@
 //! form with the dataset chosen. `GET /api/datasets` lists uploads, `DELETE
 //! /api/datasets/{name}` removes one that no active run reads.
 
-use crate::server::BODY_LIMIT;
-use crate::server::db;
-use crate::server::error::{AppError, AppResult};
-use crate::server::state::AppState;
-use crate::server::status::RunStatus;
-use crate::server::uploads::{self, Uploaded};
+use crate::runs::status::RunStatus;
+use crate::runs::uploads::{self, Uploaded};
+use crate::store as db;
+use crate::web::BODY_LIMIT;
+use crate::web::error::{AppError, AppResult};
+use crate::web::state::AppState;
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -68,7 +68,7 @@ async fn receive(s: &AppState, mut form: Multipart) -> AppResult<Uploaded> {
     // One unpack at a time: each checks the quota against what the others left.
     static UNPACKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one = UNPACKING.lock().await;
-    tokio::task::spawn_blocking(move || uploads::unpack(&archive.0, &name, &dir)).await.map_err(|e| AppError::Internal(e.to_string()))?
+    Ok(tokio::task::spawn_blocking(move || uploads::unpack(&archive.0, &name, &dir)).await.map_err(|e| AppError::Internal(e.to_string()))??)
 }
 
 fn unique() -> u64 {
