@@ -80,7 +80,7 @@ fn file_names_that_are_markup_show_as_text_and_run_no_script() {
 }
 
 #[test]
-fn uploaded_lowlight_pairs_and_a_0_255_salient_object_set_train_from_the_browser() {
+fn uploaded_lowlight_pairs_darkened_photos_and_a_0_255_salient_object_set_train_from_the_browser() {
     let out = fresh("browser_datasets");
     // LOL's layout, zipped (the generated pairs of tests/fixtures/lowlight-pairs).
     let pairs = common::fixtures().join("lowlight-pairs");
@@ -107,7 +107,16 @@ fn uploaded_lowlight_pairs_and_a_0_255_salient_object_set_train_from_the_browser
     let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
     let sod_zip = out.join("sod-upload.zip");
     std::fs::write(&sod_zip, common::zip_of(&refs)).unwrap();
-    run_scenario("datasets.mjs", &out, &[&pairs_zip, &sod_zip]);
+    // Clean photos, for the synthetic darkening.
+    let photos = common::fixtures().join("realdata/photos");
+    let entries: Vec<(String, Vec<u8>)> = ["astronaut.png", "chelsea.png", "coffee.png", "brick.png", "grass.png", "gravel.png"]
+        .iter()
+        .map(|n| (format!("photos-upload/{n}"), std::fs::read(photos.join(n)).unwrap()))
+        .collect();
+    let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let photos_zip = out.join("photos-upload.zip");
+    std::fs::write(&photos_zip, common::zip_of(&refs)).unwrap();
+    run_scenario("datasets.mjs", &out, &[&pairs_zip, &sod_zip, &photos_zip]);
     for shot in ["lowlight-run.png", "lowlight-inspector.png", "sod-run.png"] {
         assert_screenshot(&out, shot);
     }

@@ -361,3 +361,34 @@ async fn a_run_whose_final_state_cannot_be_recorded_ends_failed_and_resumes() {
     let run = wait_run(&c, &s.base, id, 120, "the resumed run to finish", |r| matches!(r["status"].as_str(), Some("finished" | "failed"))).await;
     assert_eq!(run["status"], "finished", "{run}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_streams_are_bounded_and_a_client_that_leaves_frees_its_place() {
+    let s = start("hostile_live", vec![], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let max = flawmap::web::routes::live::MAX_LIVE_CLIENTS;
+    // Open streams up to the limit and hold them.
+    let mut open = Vec::new();
+    for _ in 0..max {
+        let r = c.get(format!("{}/api/live", s.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        open.push(r);
+    }
+    // One more is refused with a message, on the run stream too; the server still answers.
+    let r = c.get(format!("{}/api/live", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().await.unwrap().contains("live streams are open"));
+    alive(&c, &s.base).await;
+    // Clients that leave free their places (the server notices at its next write: the
+    // stream's keep-alive or an event).
+    open.truncate(max - 4);
+    let t0 = std::time::Instant::now();
+    loop {
+        let r = c.get(format!("{}/api/live", s.base)).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            break;
+        }
+        assert!(t0.elapsed() < std::time::Duration::from_secs(40), "a closed stream never freed its place");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}

@@ -60,6 +60,7 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
         dataset_roots: Arc::new(roots),
         token: opts.token.clone().map(Arc::new),
         allowed_hosts: Arc::new(opts.allowed_hosts.iter().map(|h| security::normalise_host(h)).collect()),
+        live_clients: Arc::default(),
     };
     runs.recover().await?;
     // Uploads stream up to BODY_LIMIT to disk and then unpack: no 60 s timeout (a slow

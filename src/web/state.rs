@@ -4,6 +4,7 @@ use crate::runs::manager::RunManager;
 use sqlx::SqlitePool;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,4 +17,6 @@ pub struct AppState {
     pub token: Option<Arc<String>>,
     /// Extra host names accepted in `Host` (lower case); see `security::host_allowed`.
     pub allowed_hosts: Arc<Vec<String>>,
+    /// Live event streams open now (`routes::live`), bounded by `MAX_LIVE_CLIENTS`.
+    pub live_clients: Arc<AtomicUsize>,
 }

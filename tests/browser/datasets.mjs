@@ -4,12 +4,13 @@
 // input's own and its inspector shows the flaw maps beside the true errors; a zipped
 // salient-object set with 0/255 masks trains as binary segmentation and its run page says
 // how the masks were read and charts max F and MAE.
-// Usage: node tests/browser/datasets.mjs BASE_URL OUT_DIR PAIRS_ZIP SOD_ZIP
+// A zipped folder of clean photos trains low-light enhancement on the synthetic darkening.
+// Usage: node tests/browser/datasets.mjs BASE_URL OUT_DIR PAIRS_ZIP SOD_ZIP PHOTOS_ZIP
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { waitForRun } from './runs.mjs';
 
-const [base, out, pairsZip, sodZip] = process.argv.slice(2);
+const [base, out, pairsZip, sodZip, photosZip] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -56,6 +57,24 @@ try {
   }
   await page.waitForFunction(() => [...document.querySelectorAll('td img')].every(i => i.complete && i.naturalWidth > 0));
   await page.screenshot({ path: `${out}/lowlight-inspector.png` });
+
+  // Clean photos: preselected for denoising; switching to low-light shows the darkening
+  // settings and keeps Adam's learning rate.
+  await upload(photosZip);
+  assert.equal(await page.inputValue('[name="data.source.kind"]'), 'photos');
+  assert.equal(await page.inputValue('[name="task"]'), 'denoising');
+  await page.selectOption('[name="task"]', 'lowlight');
+  assert.equal(await page.inputValue('[name="train.lr"]'), '0.001');
+  await page.fill('[name="data.label_ratio"]', '0.5');
+  const darkened = await shrink('browser-darkened', 4);
+  await waitForRun(base, darkened);
+  const run = await (await fetch(`${base}/api/runs/${darkened}`)).json();
+  assert.equal(run.config.task, 'lowlight');
+  assert.equal(run.config.data.source.kind, 'photos');
+  const metrics = await (await fetch(`${base}/api/runs/${darkened}/metrics`)).json();
+  const last = metrics.evals[metrics.evals.length - 1];
+  // The inputs were really darkened: a clean photo scores over 30 dB against itself.
+  assert.ok(last.input_scores.psnr > 3 && last.input_scores.psnr < 15, JSON.stringify(last.input_scores));
 
   // A salient-object set with 0/255 masks.
   await upload(sodZip);

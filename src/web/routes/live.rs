@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio_stream::wrappers::BroadcastStream;
@@ -22,30 +23,29 @@ pub fn router() -> Router<AppState> {
 
 /// Most event streams open at once (each holds a connection and a broadcast receiver).
 pub const MAX_LIVE_CLIENTS: usize = 256;
-static LIVE_CLIENTS: AtomicUsize = AtomicUsize::new(0);
 
 /// One open stream; counted until the client goes away and the stream is dropped.
-struct Slot;
+struct Slot(Arc<AtomicUsize>);
 
 impl Slot {
-    fn take() -> AppResult<Self> {
-        let prev = LIVE_CLIENTS.fetch_add(1, Ordering::SeqCst);
+    fn take(open: &Arc<AtomicUsize>) -> AppResult<Self> {
+        let prev = open.fetch_add(1, Ordering::SeqCst);
         if prev >= MAX_LIVE_CLIENTS {
-            LIVE_CLIENTS.fetch_sub(1, Ordering::SeqCst);
+            open.fetch_sub(1, Ordering::SeqCst);
             return Err(AppError::Unavailable(format!("{MAX_LIVE_CLIENTS} live streams are open: close some tabs, or poll the metrics API")));
         }
-        Ok(Slot)
+        Ok(Slot(Arc::clone(open)))
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        LIVE_CLIENTS.fetch_sub(1, Ordering::SeqCst);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 fn stream(s: &AppState, only: Option<i64>) -> AppResult<impl Stream<Item = Result<Event, Infallible>> + use<>> {
-    let slot = Slot::take()?;
+    let slot = Slot::take(&s.live_clients)?;
     Ok(BroadcastStream::new(s.runs.live.subscribe()).filter_map(move |item| match item {
         Ok(e) if only.is_none_or(|id| id == e.run_id) => {
             let data = serde_json::json!({ "run_id": e.run_id, "data": e.data });
