@@ -159,3 +159,48 @@ fn the_lowlight_examples_train_from_the_command_line_on_pairs_and_on_darkened_ph
         assert!((4.0..20.0).contains(&psnr), "{example}: a dark input scores {psnr} dB");
     }
 }
+
+/// The nuclei tiles with their masks as salient-object sets ship them (0 and 255).
+fn nuclei_0_255(name: &str) -> std::path::PathBuf {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/realdata/nuclei");
+    let root = tmp(name);
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    for entry in std::fs::read_dir(src.join("masks")).unwrap() {
+        let file = entry.unwrap().file_name();
+        std::fs::copy(src.join("images").join(&file), root.join("images").join(&file)).unwrap();
+        let mask = image::open(src.join("masks").join(&file)).unwrap().to_luma8();
+        let mask = image::GrayImage::from_fn(mask.width(), mask.height(), |x, y| image::Luma([if mask.get_pixel(x, y)[0] > 0 { 255 } else { 0 }]));
+        mask.save(root.join("masks").join(&file)).unwrap();
+    }
+    root
+}
+
+#[test]
+fn a_0_255_salient_object_set_trains_from_the_command_line_with_its_encoding_and_sod_scores() {
+    let data = nuclei_0_255("cli_sod_data");
+    let dir = tmp("cli_sod");
+    let mut cmd = flawmap();
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["train", "--device", "cpu", "--config", "examples/nuclei-gct.toml"]);
+    for s in [
+        "train.iterations=3",
+        "train.eval_every=3",
+        "train.vis_every=0",
+        "t1.width=8",
+        "t2.width=8",
+        "flaw_detector.ndf=8",
+        "data.crop_size=32",
+        "data.base_size=64",
+    ] {
+        cmd.args(["--set", s]);
+    }
+    cmd.args(["--set", &format!("data.source.path=\"{}\"", data.display())]);
+    let out = cmd.arg("--out").arg(dir.join("out")).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // How the masks were read is reported at the start; MAE and max F at the end.
+    assert!(format!("{stdout}{stderr}").contains("binary, 0/255"), "{stdout}\n{stderr}");
+    assert!(stdout.contains("salient-object scores (beta^2 0.3): T1 MAE"), "{stdout}");
+}

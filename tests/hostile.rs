@@ -159,10 +159,18 @@ base_size = 32
     let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", s.data_dir.join("flawmap.db").display())).await.unwrap();
     let broken: String = sqlx::query_scalar("SELECT config FROM studies WHERE id = ?").bind(id).fetch_one(&db).await.unwrap();
     let broken = broken.replace("\"weight_decay\":0.0005", "\"weight_decay\":null");
-    sqlx::query("INSERT INTO studies (name, config, created_at) VALUES ('old', ?, 0)").bind(&broken).execute(&db).await.unwrap();
+    let old = sqlx::query("INSERT INTO studies (name, config, created_at) VALUES ('old', ?, 0)").bind(&broken).execute(&db).await.unwrap().last_insert_rowid();
     let list = get_json(&c, &format!("{base}/api/studies")).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "the readable study is listed: {list}");
     assert_eq!(c.get(format!("{base}/studies")).send().await.unwrap().status(), StatusCode::OK);
+    // Its own page and API answer 500 naming it; deleting it by id works.
+    for path in [format!("/api/studies/{old}"), format!("/studies/{old}")] {
+        let r = c.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
+        assert!(r.text().await.unwrap().contains(&format!("study {old} has an unreadable config")), "{path}");
+    }
+    assert_eq!(c.delete(format!("{base}/api/studies/{old}")).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(c.get(format!("{base}/api/studies/{old}")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
     alive(&c, base).await;
 }
 
@@ -374,7 +382,7 @@ async fn live_streams_are_bounded_and_a_client_that_leaves_frees_its_place() {
         assert_eq!(r.status(), StatusCode::OK);
         open.push(r);
     }
-    // One more is refused with a message, on the run stream too; the server still answers.
+    // One more is refused with a message; the server still answers.
     let r = c.get(format!("{}/api/live", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.text().await.unwrap().contains("live streams are open"));

@@ -164,11 +164,18 @@ async fn bad_input_gets_the_right_4xx_and_the_server_stays_up() {
         let r = c.post(format!("{base}/api/runs")).json(&json!({ "config": cfg })).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
     }
-    // Downloads never leave the database's files.
-    for which in ["..%2F..%2Fflawmap.db", "%2Fetc%2Fpasswd", "latest"] {
-        let r = c.get(format!("{base}/api/runs/1/checkpoints/{which}")).send().await.unwrap();
+    // Downloads never leave the database's files: on a run that has checkpoints, names
+    // that are paths are refused while its real checkpoint downloads.
+    let r = c.post(format!("{base}/api/runs")).json(&json!({ "config": tiny(Algorithm::Gct, 2) })).send().await.unwrap();
+    let id = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+    wait_run(&c, base, id, 300, "the tiny run", |v| v["status"] == "finished").await;
+    for which in ["..%2F..%2Fflawmap.db", "%2Fetc%2Fpasswd", "..", "flawmap.db"] {
+        let r = c.get(format!("{base}/api/runs/{id}/checkpoints/{which}")).send().await.unwrap();
         assert!(matches!(r.status(), StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND), "{which}: {}", r.status());
     }
+    let r = c.get(format!("{base}/api/runs/{id}/checkpoints/latest")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.unwrap().len() > 1000, "the real checkpoint downloads");
     // An oversized body is refused from its Content-Length, before it is read (a raw
     // request, so that no client is left writing into a closed connection).
     {

@@ -181,6 +181,59 @@ async fn a_lowlight_study_on_pairs_reports_psnr_and_ssim_with_diagnostics() {
     restoration_study("study_lowlight", flawmap::config::TaskKind::Lowlight, source, pairs).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowlight_study_on_darkened_photos_reports_psnr_and_ssim_with_diagnostics() {
+    let photos = common::fixtures().join("realdata/photos");
+    let source = flawmap::config::DataSource::Photos { path: photos.display().to_string(), val_fraction: 0.2 };
+    restoration_study("study_darkened", flawmap::config::TaskKind::Lowlight, source, photos).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_study_on_0_255_salient_object_masks_reports_max_f_and_mae() {
+    // The nuclei tiles with 0/255 masks, as salient-object sets ship them.
+    let src = common::fixtures().join("realdata/nuclei");
+    let root = common::out_dir("study_sod_data");
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    for entry in std::fs::read_dir(src.join("masks")).unwrap() {
+        let file = entry.unwrap().file_name();
+        std::fs::copy(src.join("images").join(&file), root.join("images").join(&file)).unwrap();
+        let m = image::open(src.join("masks").join(&file)).unwrap().to_luma8();
+        image::GrayImage::from_fn(m.width(), m.height(), |x, y| image::Luma([if m.get_pixel(x, y)[0] > 0 { 255 } else { 0 }]))
+            .save(root.join("masks").join(&file))
+            .unwrap();
+    }
+    let s = start("study_sod", vec![root.clone()], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let mut run = tiny(Algorithm::Gct, 4);
+    run.data.source = flawmap::config::DataSource::Folder { path: root.display().to_string(), val_fraction: 0.25 };
+    run.data.num_classes = 2;
+    run.train.eval_every = 2;
+    let config = json!({ "name": "sod", "label_ratios": [0.5], "algorithms": ["gct", "suponly"], "seeds": [1], "iterations": 4, "run": run });
+    let r = c.post(format!("{}/api/studies", s.base)).json(&json!({ "config": config })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let done = wait_study(&c, &s.base, id, 300, "the salient-object study to finish", |v| v["progress"]["status"] == "finished").await;
+    // The masks were read as binary 0/255.
+    let first = get_json(&c, &format!("{}/api/runs/{}", s.base, done["runs"][0]["id"])).await;
+    assert!(first["info"]["masks"].as_str().is_some_and(|m| m.starts_with("binary, 0/255")), "{first}");
+    // max F and MAE tables equal the runs' final salient-object scores.
+    for key in ["max_f", "mae"] {
+        let t = get_json(&c, &format!("{}/api/studies/{id}/table?metric={key}", s.base)).await;
+        for (row, r) in done["runs"].as_array().unwrap().iter().enumerate() {
+            let m = get_json(&c, &format!("{}/api/runs/{}/metrics", s.base, r["id"])).await;
+            let last = m["evals"].as_array().unwrap().last().unwrap().clone();
+            let want = last["models"][0]["sod"][key].as_f64().unwrap();
+            let got = t["rows"][row]["cells"][0]["mean"].as_f64().unwrap();
+            // Tables show fractions as percent.
+            assert!((got - want).abs() < 1e-9 || (got - 100.0 * want).abs() < 1e-6, "{key}: {got} vs {want}");
+        }
+    }
+    let page = c.get(format!("{}/studies/{id}?metric=max_f", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("max F"), "the study page offers max F");
+}
+
 /// A GCT-vs-SupOnly study of a restoration task through the API: PSNR and SSIM tables equal
 /// to the runs' final evaluations, F's diagnostics, the restoration labels on the page.
 async fn restoration_study(name: &str, task: flawmap::config::TaskKind, source: flawmap::config::DataSource, root: std::path::PathBuf) {

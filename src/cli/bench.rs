@@ -65,17 +65,13 @@ pub fn bench_config(algorithm: Algorithm) -> RunConfig {
     c
 }
 
-fn parse_alg(s: &str) -> Result<Algorithm, String> {
-    s.parse()
-}
-
 pub fn run(args: BenchArgs) -> Result<(), String> {
     if args.ops {
         return super::bench_ops::run(args.iters.max(3));
     }
     if let Some(one) = &args.one {
         let (alg, dev) = one.split_once('@').ok_or("--one takes ALG@DEVICE")?;
-        return measure(parse_alg(alg)?, dev.parse()?, &args);
+        return measure(alg.parse::<Algorithm>()?, dev.parse()?, &args);
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     for dev in args.devices.split(',') {

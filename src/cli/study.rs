@@ -128,7 +128,8 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
                 }
                 interrupted = true;
                 ctrl_c = Box::pin(tokio::signal::ctrl_c());
-                bar.println("stopping: the running run finishes its iteration and writes a checkpoint (Ctrl-C again to quit at once)...");
+                let msg = "stopping: the running run finishes its iteration and writes a checkpoint (Ctrl-C again to quit at once)...";
+                if bar.is_hidden() { eprintln!("{msg}") } else { bar.println(msg) }
                 studies::stop(&pool, &manager, id).await?;
             }
         }

@@ -7,6 +7,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// A line above the progress bar; straight to stdout when the bar is hidden (output piped
+/// or redirected), where indicatif would drop it.
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() { println!("{line}") } else { bar.println(line) }
+}
+
 /// Read a TOML config, apply `--set key=value` overrides, validate.
 pub fn load_config(path: &Path, sets: &[String]) -> Result<RunConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -38,20 +44,23 @@ pub fn run(config_path: &Path, sets: &[String], device: Option<&str>, out: &Path
             Event::Started(info) => {
                 bar.set_length(info.total_iterations as u64);
                 bar.set_position(info.start_step as u64);
-                bar.println(format!(
-                    "{} on {}: {} train images ({} labelled), {} val, {} iterations ({} per epoch); F map {}x{} before upsampling",
-                    config.algorithm,
-                    info.device,
-                    info.train_images,
-                    info.split.labeled.len(),
-                    info.val_images,
-                    info.total_iterations,
-                    info.iterations_per_epoch,
-                    info.fd_map_size,
-                    info.fd_map_size
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "{} on {}: {} train images ({} labelled), {} val, {} iterations ({} per epoch); F map {}x{} before upsampling",
+                        config.algorithm,
+                        info.device,
+                        info.train_images,
+                        info.split.labeled.len(),
+                        info.val_images,
+                        info.total_iterations,
+                        info.iterations_per_epoch,
+                        info.fd_map_size,
+                        info.fd_map_size
+                    ),
+                );
                 if let Some(m) = &info.masks {
-                    bar.println(format!("masks: {m}"));
+                    say(&bar, format!("masks: {m}"));
                 }
             }
             Event::Step(m) => {
@@ -62,10 +71,10 @@ pub fn run(config_path: &Path, sets: &[String], device: Option<&str>, out: &Path
             }
             Event::Eval(r) => {
                 let scores: Vec<String> = r.models.iter().map(|m| format!("{} {:.4}", m.model, m.score)).collect();
-                bar.println(format!("step {:>6} (epoch {:.1}): {}{}", r.step, r.epoch, scores.join(", "), if r.best { " *best*" } else { "" }));
+                say(&bar, format!("step {:>6} (epoch {:.1}): {}{}", r.step, r.epoch, scores.join(", "), if r.best { " *best*" } else { "" }));
                 last_eval = Some(r);
             }
-            Event::Checkpoint(c) => bar.println(format!("checkpoint {} ({} bytes){}", c.path, c.bytes, if c.best { " [best]" } else { "" })),
+            Event::Checkpoint(c) => say(&bar, format!("checkpoint {} ({} bytes){}", c.path, c.bytes, if c.best { " [best]" } else { "" })),
             Event::Snapshot(_) => {}
             Event::Finished { step } => outcome = Ok(format!("finished at step {step}")),
             Event::Stopped { step } => outcome = Ok(format!("stopped at step {step}")),

@@ -78,6 +78,7 @@ pub const FIELDS: &[FieldHelp] = &[
     h("gct.target_normalise", "Min-max normalise C(.) per image, as the paper.", None),
     h("gct.dc_rampup_fraction", "Share of the run over which lambda_dc ramps up (used when dc_rampup_epochs is empty).", Some("3 of 20 epochs (0.15)")),
     h("gct.dc_rampup_epochs", "The ramp-up in epochs, as the paper counts it; replaces the fraction when set.", Some("3")),
+    h("gct.fc_rampup", "Ramp lambda_fc up with lambda_dc (an experiment; the paper does not).", None),
 ];
 
 /// Where `key` comes in the form: the order of [`FIELDS`] (unknown keys last).

@@ -217,7 +217,10 @@ impl DataSource {
         }
     }
 
-    /// The source's `kind` as the config names it.
+    /// Every `kind`, in the order forms offer them.
+    pub const KINDS: [&'static str; 5] = ["shapes", "voc", "folder", "photos", "pairs"];
+
+    /// The source's `kind` as the config names it (one of [`DataSource::KINDS`]).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Shapes { .. } => "shapes",
@@ -584,6 +587,10 @@ pub struct GctConfig {
     /// The spec's ramp-up length in epochs (paper: 3); when set, it replaces the fraction.
     #[serde(default)]
     pub dc_rampup_epochs: Option<f64>,
+    /// Ramp lambda_fc up with lambda_dc's r(t). The spec does not (false): an experiment of
+    /// issue 10, since an untrained F's map is noise that the fc loss acts on from step 0.
+    #[serde(default)]
+    pub fc_rampup: bool,
 }
 
 fn d_lambda_dc() -> f64 {
@@ -617,6 +624,7 @@ impl Default for GctConfig {
             target_normalise: true,
             dc_rampup_fraction: d_rampup_fraction(),
             dc_rampup_epochs: None,
+            fc_rampup: false,
         }
     }
 }
@@ -687,14 +695,6 @@ impl std::ops::Deref for ValidConfig {
 
     fn deref(&self) -> &RunConfig {
         &self.0
-    }
-}
-
-impl TryFrom<RunConfig> for ValidConfig {
-    type Error = ConfigErrors;
-
-    fn try_from(c: RunConfig) -> Result<Self, ConfigErrors> {
-        c.validated()
     }
 }
 

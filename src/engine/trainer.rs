@@ -152,7 +152,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             fd_lr: poly_lr(t.fd_lr, it, total, t.poly_power),
             head_lr_mult: t.head_lr_mult,
             dc_weight: (config.gct.lambda_dc * r) as f32,
-            lambda_fc: config.gct.lambda_fc as f32,
+            lambda_fc: (config.gct.lambda_fc * if config.gct.fc_rampup { r } else { 1.0 }) as f32,
             fd_scale: config.gct.fd_scale as f32,
             flaw,
         };

@@ -31,6 +31,9 @@ pub enum RunsError {
     Forbidden(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Stored data this version cannot read (named, so the user can delete it).
+    #[error("{0}")]
+    Unreadable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -41,6 +44,7 @@ impl From<StoreError> for RunsError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => Self::NotFound(m),
+            StoreError::Corrupt(m) => Self::Unreadable(m),
             StoreError::Database(sqlx::Error::RowNotFound) => Self::NotFound("not found".into()),
             other => Self::Internal(other.to_string()),
         }

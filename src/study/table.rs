@@ -103,7 +103,7 @@ pub struct Row {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StudyTable {
-    /// "miou", "pixel_acc", "psnr" or "ssim".
+    /// One of `runs::studies::metrics_for`: "miou", "pixel_acc", "max_f", "mae", "psnr", "ssim".
     pub metric: String,
     pub model: ModelChoice,
     /// Seeds per cell when the study is complete; cells with fewer show their count.

@@ -27,6 +27,9 @@ pub enum AppError {
     PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
+    /// Stored data this version cannot read: a 500 that says which, so it can be deleted.
+    #[error("{0}")]
+    Unreadable(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -44,6 +47,7 @@ impl AppError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unreadable(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -77,7 +81,7 @@ impl AppError {
     }
 
     fn log(&self) {
-        if let Self::Internal(m) = self {
+        if let Self::Internal(m) | Self::Unreadable(m) = self {
             tracing::error!("{m}");
         }
     }
@@ -116,6 +120,7 @@ impl From<RunsError> for AppError {
             RunsError::Conflict(m) => Self::Conflict(m),
             RunsError::Forbidden(m) => Self::Forbidden(m),
             RunsError::PayloadTooLarge(m) => Self::PayloadTooLarge(m),
+            RunsError::Unreadable(m) => Self::Unreadable(m),
             RunsError::Internal(m) => Self::Internal(m),
         }
     }

@@ -52,9 +52,6 @@ impl RunForm {
     }
 }
 
-/// The dataset sources, as the config names them.
-pub const SOURCE_KINDS: [&str; 5] = ["shapes", "voc", "folder", "photos", "pairs"];
-
 fn options_for(key: &str) -> Vec<String> {
     use crate::config::{Algorithm, Arch, MaskEncoding, SuponlyBatch, TaskOptimizer};
     use crate::device::DeviceChoice;
@@ -69,8 +66,8 @@ fn options_for(key: &str) -> Vec<String> {
         "train.optimizer" => names(TaskOptimizer::ALL),
         "train.suponly_batch" => names(SuponlyBatch::ALL),
         "data.mask_encoding" => names(MaskEncoding::ALL),
-        "data.flip" | "gct.target_normalise" => names(&[true, false]),
-        "data.source.kind" => names(&SOURCE_KINDS),
+        "data.flip" | "gct.target_normalise" | "gct.fc_rampup" => names(&[true, false]),
+        "data.source.kind" => names(&DataSource::KINDS),
         _ => Vec::new(),
     }
 }

@@ -94,7 +94,11 @@ fn colormap(name: Option<&str>) -> AppResult<Option<colorous::Gradient>> {
 }
 
 async fn load(s: &AppState, row: &LayerRow) -> AppResult<DynamicImage> {
-    let path = s.data_dir.join(&row.path);
+    // Only files inside the data directory are served, whatever a row says (as checkpoints).
+    let path = s.data_dir.join(&row.path).canonicalize()?;
+    if !path.starts_with(s.data_dir.canonicalize()?) {
+        return Err(AppError::Forbidden("this snapshot's file is outside the data directory".into()));
+    }
     let bytes = tokio::fs::read(&path).await?;
     image::load_from_memory(&bytes).map_err(|e| AppError::Internal(format!("{}: {e}", path.display())))
 }

@@ -147,6 +147,8 @@ struct DiagLine {
 #[template(path = "study.html")]
 struct StudyPage {
     id: i64,
+    /// Every algorithm, for the extend form (`Algorithm::ALL`).
+    algorithms: Vec<&'static str>,
     name: String,
     progress: Progress,
     metric: String,
@@ -242,6 +244,7 @@ async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Q
         })
         .collect();
     page(StudyPage {
+        algorithms: Algorithm::ALL.iter().map(|a| a.name()).collect(),
         id,
         name: row.name.clone(),
         metric: table.metric.clone(),
