@@ -588,7 +588,8 @@ pub struct GctConfig {
     #[serde(default)]
     pub dc_rampup_epochs: Option<f64>,
     /// Ramp lambda_fc up with lambda_dc's r(t). The spec does not (false): an experiment of
-    /// issue 10, since an untrained F's map is noise that the fc loss acts on from step 0.
+    /// issue 10 (an untrained F's map is noise that the fc loss acts on from step 0) that
+    /// cost 2.6 mIoU at 1/8 labels over 3 seeds (docs/measurements.md); kept to reproduce it.
     #[serde(default)]
     pub fc_rampup: bool,
 }
