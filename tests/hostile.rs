@@ -400,3 +400,92 @@ async fn live_streams_are_bounded_and_a_client_that_leaves_frees_its_place() {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_received_at_once_are_bounded_and_a_dropped_one_frees_its_place() {
+    let s = start("hostile_uploads_at_once", vec![], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    // Slow clients: each announces 10 MB, sends the start of its file and stalls.
+    let mut slow = Vec::new();
+    for i in 0..flawmap::web::routes::datasets::MAX_UPLOADS_AT_ONCE {
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST /api/datasets HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: 10000000\r\n\r\n\
+             --XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow{i}.zip\"\r\nContent-Type: application/zip\r\n\r\nPK\x03\x04"
+        );
+        tcp.write_all(head.as_bytes()).await.unwrap();
+        tcp.write_all(&[0u8; 4096]).await.unwrap();
+        slow.push(tcp);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let zip = zip_of(&[("fast/a.png", noise_png(32, 1)), ("fast/b.png", noise_png(32, 2))]);
+    let r = upload(&c, &s.base, "fast", zip.clone()).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().await.unwrap().contains("uploads are being received"));
+    alive(&c, &s.base).await;
+    // A client that goes away frees its place; nothing of its upload is left behind.
+    drop(slow.pop());
+    let t0 = std::time::Instant::now();
+    loop {
+        let r = upload(&c, &s.base, "fast", zip.clone()).await;
+        if r.status() == StatusCode::CREATED {
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30), "a dropped upload never freed its place");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let left: Vec<_> = std::fs::read_dir(s.data_dir.join("tmp")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 1, "only the stalled upload's temporary file remains: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_inside_a_dataset_folder_cannot_lead_out_of_it() {
+    // A dataset root holding an images/ + masks/ folder whose one image is a symbolic link to
+    // a file outside every root: the run fails naming it, nothing of the file is served.
+    let roots = common::out_dir("hostile_links_roots");
+    let outside = common::out_dir("hostile_links_outside");
+    let nuclei = common::fixtures().join("realdata/nuclei");
+    let ds = roots.join("linked");
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(ds.join(sub)).unwrap();
+    }
+    for name in ["tile_0_0", "tile_0_1", "tile_0_2", "tile_0_3"] {
+        std::fs::copy(nuclei.join(format!("masks/{name}.png")), ds.join(format!("masks/{name}.png"))).unwrap();
+        if name == "tile_0_3" {
+            std::fs::copy(nuclei.join(format!("images/{name}.png")), outside.join("secret.png")).unwrap();
+            std::os::unix::fs::symlink(outside.join("secret.png"), ds.join(format!("images/{name}.png"))).unwrap();
+        } else {
+            std::fs::copy(nuclei.join(format!("images/{name}.png")), ds.join(format!("images/{name}.png"))).unwrap();
+        }
+    }
+    let s = start("hostile_links", vec![roots.clone()], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let mut cfg = tiny(Algorithm::Gct, 2);
+    cfg.data.source = flawmap::config::DataSource::Folder { path: "linked".into(), val_fraction: 0.25 };
+    cfg.data.num_classes = 2;
+    let r = c.post(format!("{}/api/runs", s.base)).json(&json!({ "config": cfg })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+    let run = wait_run(&c, &s.base, id, 120, "the run to end", |r| matches!(r["status"].as_str(), Some("finished" | "failed"))).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(run["error"].as_str().unwrap().contains("leads outside the dataset folder"), "{run}");
+    alive(&c, &s.base).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_other_than_uploads_are_limited_to_2_mib() {
+    let s = start("hostile_bodies", vec![], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    // A valid config padded with 3 MiB of tags: refused for its size, not its content.
+    let mut body = json!({ "config": tiny(Algorithm::Gct, 2), "tags": "x".repeat(3 << 20) });
+    let r = c.post(format!("{}/api/runs", s.base)).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = c.post(format!("{}/api/studies", s.base)).json(&json!({ "toml": "#".repeat(3 << 20) })).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // The same request under the limit goes through.
+    body["tags"] = json!("small");
+    assert_eq!(c.post(format!("{}/api/runs", s.base)).json(&body).send().await.unwrap().status(), StatusCode::CREATED);
+    alive(&c, &s.base).await;
+}

@@ -61,6 +61,7 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
         token: opts.token.clone().map(Arc::new),
         allowed_hosts: Arc::new(opts.allowed_hosts.iter().map(|h| security::normalise_host(h)).collect()),
         live_clients: Arc::default(),
+        uploads: Arc::new(tokio::sync::Semaphore::new(routes::datasets::MAX_UPLOADS_AT_ONCE)),
     };
     runs.recover().await?;
     // Uploads stream up to BODY_LIMIT to disk and then unpack: no 60 s timeout (a slow

@@ -19,4 +19,6 @@ pub struct AppState {
     pub allowed_hosts: Arc<Vec<String>>,
     /// Live event streams open now (`routes::live`), bounded by `MAX_LIVE_CLIENTS`.
     pub live_clients: Arc<AtomicUsize>,
+    /// Uploads being received now (`routes::datasets::MAX_UPLOADS_AT_ONCE` permits).
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }

@@ -29,8 +29,17 @@ impl Drop for TempFile {
     }
 }
 
+/// Uploads received at once: each may hold up to `BODY_LIMIT` in `tmp/` (outside the
+/// quota, until it is unpacked) and has no timeout, so their number is bounded.
+pub const MAX_UPLOADS_AT_ONCE: usize = 2;
+
 /// Stream the `file` field to a temporary file (never whole in memory), then unpack it.
 async fn receive(s: &AppState, mut form: Multipart) -> AppResult<Uploaded> {
+    let _slot = s
+        .uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Unavailable(format!("{MAX_UPLOADS_AT_ONCE} uploads are being received: try again when one has finished")))?;
     let too_large = || AppError::PayloadTooLarge(format!("an upload may be at most {} MiB", BODY_LIMIT >> 20));
     let body_error = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE { too_large() } else { AppError::BadRequest(format!("bad multipart body: {e}")) }
