@@ -489,3 +489,37 @@ async fn bodies_other_than_uploads_are_limited_to_2_mib() {
     assert_eq!(c.post(format!("{}/api/runs", s.base)).json(&body).send().await.unwrap().status(), StatusCode::CREATED);
     alive(&c, &s.base).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_run_whose_upload_was_deleted_fails_on_resume_naming_the_folder() {
+    let s = start("hostile_deleted_upload", vec![], None, "127.0.0.1:0").await.unwrap();
+    let c = reqwest::Client::new();
+    let nuclei = common::fixtures().join("realdata/nuclei");
+    let mut entries = Vec::new();
+    for name in ["tile_0_0", "tile_0_1", "tile_0_2", "tile_0_3"] {
+        for sub in ["images", "masks"] {
+            entries.push((format!("n/{sub}/{name}.png"), std::fs::read(nuclei.join(format!("{sub}/{name}.png"))).unwrap()));
+        }
+    }
+    let refs: Vec<(&str, Vec<u8>)> = entries.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+    let up: Value = upload(&c, &s.base, "n", zip_of(&refs)).await.json().await.unwrap();
+    let mut cfg = tiny(Algorithm::Gct, 100_000);
+    cfg.data.source = flawmap::config::DataSource::Folder { path: up["path"].as_str().unwrap().into(), val_fraction: 0.25 };
+    cfg.data.num_classes = 2;
+    cfg.train.checkpoint_every = 2;
+    let r = c.post(format!("{}/api/runs", s.base)).json(&json!({ "config": cfg })).send().await.unwrap();
+    let id = r.json::<Value>().await.unwrap()["ids"][0].as_i64().unwrap();
+    wait_run(&c, &s.base, id, 120, "a few steps", |r| r["current_step"].as_i64() >= Some(3)).await;
+    // While it runs, its upload cannot be deleted; once stopped, it can.
+    let name = up["name"].as_str().unwrap();
+    assert_eq!(c.delete(format!("{}/api/datasets/{name}", s.base)).send().await.unwrap().status(), StatusCode::CONFLICT);
+    c.post(format!("{}/api/runs/{id}/stop", s.base)).send().await.unwrap();
+    wait_run(&c, &s.base, id, 120, "the stop", |r| r["status"] == "stopped").await;
+    assert_eq!(c.delete(format!("{}/api/datasets/{name}", s.base)).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    // The resume fails with the missing folder in its error, and can be deleted.
+    assert_eq!(c.post(format!("{}/api/runs/{id}/resume", s.base)).send().await.unwrap().status(), StatusCode::OK);
+    let run = wait_run(&c, &s.base, id, 120, "the resume to end", |r| r["status"] == "failed").await;
+    assert!(run["error"].as_str().unwrap().contains(name), "{run}");
+    assert_eq!(c.delete(format!("{}/api/runs/{id}", s.base)).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    alive(&c, &s.base).await;
+}

@@ -15,6 +15,21 @@ pub const MAX_UNPACKED: u64 = 1 << 30;
 pub const QUOTA: u64 = 4 << 30;
 pub const MAX_ENTRIES: usize = 100_000;
 
+/// The bounds an unpack keeps: the constants above on the server; smaller in tests, which
+/// check each bound without gigabytes of data.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_unpacked: u64,
+    pub quota: u64,
+    pub max_entries: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_unpacked: MAX_UNPACKED, quota: QUOTA, max_entries: MAX_ENTRIES }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Uploaded {
     /// The folder's name under uploads/ (what `DELETE /api/datasets/{name}` takes).
@@ -90,16 +105,15 @@ fn fresh_folder(uploads_dir: &Path, name: &str) -> RunsResult<(String, PathBuf)>
 
 /// Unpack the archive at `zip_path` into a new folder under `uploads_dir` (blocking: call
 /// from a blocking task). The archive file is the caller's to delete.
-pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> RunsResult<Uploaded> {
+pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path, limits: Limits) -> RunsResult<Uploaded> {
     let file = File::open(zip_path)?;
     let mut archive = zip::ZipArchive::new(file).map_err(|e| RunsError::BadRequest(format!("not a readable zip archive: {e}")))?;
-    if archive.len() > MAX_ENTRIES {
-        return Err(RunsError::PayloadTooLarge(format!("the archive has {} entries (at most {MAX_ENTRIES})", archive.len())));
+    if archive.len() > limits.max_entries {
+        return Err(RunsError::PayloadTooLarge(format!("the archive has {} entries (at most {})", archive.len(), limits.max_entries)));
     }
     let (_, used) = folder_usage(uploads_dir);
-    let room = QUOTA.saturating_sub(used).min(MAX_UNPACKED);
     let (folder, dest) = fresh_folder(uploads_dir, name)?;
-    let result = extract(&mut archive, &dest, room).and_then(|(files, bytes)| {
+    let result = extract(&mut archive, &dest, used, limits).and_then(|(files, bytes)| {
         let root = dataset_root(&dest);
         let layout = detect_layout(&root).ok_or_else(|| {
             RunsError::BadRequest(
@@ -114,8 +128,10 @@ pub fn unpack(zip_path: &Path, name: &str, uploads_dir: &Path) -> RunsResult<Upl
     result
 }
 
-/// Write every entry under `dest`, streaming, at most `room` bytes in all.
-fn extract(archive: &mut zip::ZipArchive<File>, dest: &Path, room: u64) -> RunsResult<(usize, u64)> {
+/// Write every entry under `dest`, streaming, within the archive's limit and what the quota
+/// leaves after the `used` bytes of earlier uploads.
+fn extract(archive: &mut zip::ZipArchive<File>, dest: &Path, used: u64, limits: Limits) -> RunsResult<(usize, u64)> {
+    let room = limits.quota.saturating_sub(used).min(limits.max_unpacked);
     let mut total = 0u64;
     let mut files = 0;
     for i in 0..archive.len() {
@@ -146,10 +162,13 @@ fn extract(archive: &mut zip::ZipArchive<File>, dest: &Path, room: u64) -> RunsR
         let n = std::io::copy(&mut (&mut entry).take(limit), &mut f).map_err(|e| RunsError::BadRequest(format!("zip entry '{shown}': {e}")))?;
         total += n;
         if total > room {
-            return Err(RunsError::PayloadTooLarge(if room < MAX_UNPACKED {
-                format!("the uploads quota ({} GiB) is full: delete uploads you no longer need (DELETE /api/datasets/NAME)", QUOTA >> 30)
+            return Err(RunsError::PayloadTooLarge(if room < limits.max_unpacked {
+                format!(
+                    "the uploads quota ({}) is full: delete uploads you no longer need (DELETE /api/datasets/NAME)",
+                    crate::config::limits::human_bytes(limits.quota as f64)
+                )
             } else {
-                format!("the archive unpacks to more than {MAX_UNPACKED} bytes")
+                format!("the archive unpacks to more than {} bytes", limits.max_unpacked)
             }));
         }
         f.flush()?;
@@ -197,4 +216,50 @@ pub fn folder_of(uploads_dir: &Path, name: &str) -> RunsResult<PathBuf> {
         return Err(RunsError::NotFound(format!("no upload '{name}'")));
     }
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zip_at(path: &Path, entries: &[(&str, usize)]) {
+        let mut w = zip::ZipWriter::new(File::create(path).unwrap());
+        for (name, size) in entries {
+            w.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            w.write_all(&vec![7u8; *size]).unwrap();
+        }
+        w.finish().unwrap();
+    }
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("flawmap-uploads-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("uploads")).unwrap();
+        d
+    }
+
+    #[test]
+    fn each_bound_is_refused_with_its_reason_and_leaves_nothing_behind() {
+        let d = dir("bounds");
+        let uploads = d.join("uploads");
+        let limits = Limits { max_unpacked: 3000, quota: 5000, max_entries: 4 };
+        let ok = |uploads: &Path| std::fs::read_dir(uploads).unwrap().count();
+        // Too many entries.
+        zip_at(&d.join("many.zip"), &[("p/a.png", 10), ("p/b.png", 10), ("p/c.png", 10), ("p/d.png", 10), ("p/e.png", 10)]);
+        let e = unpack(&d.join("many.zip"), "many", &uploads, limits).unwrap_err().to_string();
+        assert!(e.contains("5 entries (at most 4)"), "{e}");
+        // An archive that unpacks to more than its limit (a zip bomb's shape).
+        zip_at(&d.join("big.zip"), &[("p/a.png", 2000), ("p/b.png", 2000)]);
+        let e = unpack(&d.join("big.zip"), "big", &uploads, limits).unwrap_err().to_string();
+        assert!(e.contains("unpacks to more than 3000 bytes"), "{e}");
+        assert_eq!(ok(&uploads), 0, "nothing left of refused archives");
+        // Within the limits: unpacked; then the quota counts it.
+        zip_at(&d.join("fits.zip"), &[("p/a.png", 1500), ("p/b.png", 1400)]);
+        let up = unpack(&d.join("fits.zip"), "fits", &uploads, limits).unwrap();
+        assert_eq!((up.files, up.bytes, up.layout.as_str()), (2, 2900, "photos"));
+        let e = unpack(&d.join("fits.zip"), "again", &uploads, limits).unwrap_err().to_string();
+        assert!(e.contains("quota") && e.contains("is full"), "{e}");
+        assert_eq!(ok(&uploads), 1, "the refused second copy left nothing");
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

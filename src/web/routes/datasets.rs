@@ -77,7 +77,9 @@ async fn receive(s: &AppState, mut form: Multipart) -> AppResult<Uploaded> {
     // One unpack at a time: each checks the quota against what the others left.
     static UNPACKING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     let _one = UNPACKING.lock().await;
-    Ok(tokio::task::spawn_blocking(move || uploads::unpack(&archive.0, &name, &dir)).await.map_err(|e| AppError::Internal(e.to_string()))??)
+    Ok(tokio::task::spawn_blocking(move || uploads::unpack(&archive.0, &name, &dir, uploads::Limits::default()))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))??)
 }
 
 fn unique() -> u64 {
