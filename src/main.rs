@@ -88,6 +88,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         concurrency: args.concurrency,
         static_dir,
         allowed_hosts: args.allowed_hosts,
+        request_timeout: flawmap::web::REQUEST_TIMEOUT,
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     rt.block_on(flawmap::web::serve(opts, |addr| println!("flawmap dashboard on http://{addr}/"))).map_err(|e| e.to_string())

@@ -523,3 +523,39 @@ async fn a_stopped_run_whose_upload_was_deleted_fails_on_resume_naming_the_folde
     assert_eq!(c.delete(format!("{}/api/runs/{id}", s.base)).send().await.unwrap().status(), StatusCode::NO_CONTENT);
     alive(&c, &s.base).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_request_times_out_but_a_slow_upload_does_not() {
+    // The server's timeout shortened to 1 s; each client sends its body over about 3 s.
+    let s = common::start_with("hostile_timeouts", vec![], None, "127.0.0.1:0", |o| o.request_timeout = std::time::Duration::from_secs(1)).await.unwrap();
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let slowly = |head: String, body: Vec<u8>| {
+        let addr = addr.clone();
+        async move {
+            let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            tcp.write_all(head.as_bytes()).await.unwrap();
+            for part in body.chunks(body.len().div_ceil(6)) {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                if tcp.write_all(part).await.is_err() {
+                    break; // the server answered and closed early
+                }
+            }
+            let mut buf = Vec::new();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(20), tcp.read_to_end(&mut buf)).await;
+            String::from_utf8_lossy(&buf).split_whitespace().nth(1).and_then(|c| c.parse::<u16>().ok()).unwrap_or(0)
+        }
+    };
+    let json = serde_json::to_vec(&json!({ "config": tiny(Algorithm::Gct, 2) })).unwrap();
+    let head =
+        format!("POST /api/runs HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", json.len());
+    assert_eq!(slowly(head, json).await, 408, "a slow request is cut off");
+    let zip = zip_of(&[("slow/a.png", noise_png(32, 1)), ("slow/b.png", noise_png(32, 2))]);
+    let mut body = b"--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.zip\"\r\nContent-Type: application/zip\r\n\r\n".to_vec();
+    body.extend_from_slice(&zip);
+    body.extend_from_slice(b"\r\n--XYZ--\r\n");
+    let head = format!(
+        "POST /api/datasets HTTP/1.1\r\nHost: {addr}\r\nContent-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    assert_eq!(slowly(head, body).await, 201, "a slow upload is received whole");
+}

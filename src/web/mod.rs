@@ -35,7 +35,12 @@ pub struct ServeOptions {
     /// Host names (besides IP literals and `localhost`) that requests may name in `Host`:
     /// the names this dashboard is reached by, e.g. behind a reverse proxy.
     pub allowed_hosts: Vec<String>,
+    /// Every request but an upload must be answered within this (408 after).
+    pub request_timeout: Duration,
 }
+
+/// The request timeout `flawmap serve` uses.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Largest request body (uploads of zipped datasets included).
 pub const BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -76,7 +81,7 @@ pub async fn build(opts: &ServeOptions) -> anyhow::Result<(Router, AppState)> {
         .merge(routes::live::router())
         .merge(routes::studies_api::router())
         .merge(routes::study_pages::router())
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(60)));
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, opts.request_timeout));
     let mut app = timed
         .merge(routes::datasets::router().layer(DefaultBodyLimit::max(BODY_LIMIT)))
         .nest_service("/static", ServeDir::new(&opts.static_dir))

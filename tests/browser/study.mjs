@@ -6,6 +6,7 @@
 // Usage: node tests/browser/study.mjs BASE_URL OUT_DIR ZIP
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { writeFileSync, rmSync } from 'node:fs';
 
 const [base, out, zip] = process.argv.slice(2);
 const study = `name = "browser-study"
@@ -52,6 +53,14 @@ try {
   await page.goto(`${base}/runs/new`);
   const xhrs = [];
   page.on('request', r => { if (r.resourceType() === 'xhr' && r.method() === 'POST') xhrs.push(r.url()); });
+  // A file over the limit is refused by the page itself, before anything is sent.
+  const big = `${out}/big.zip`;
+  writeFileSync(big, Buffer.alloc(65 * 1024 * 1024));
+  await page.setInputFiles('#upload-form input[type=file]', big);
+  await page.click('#upload-form button');
+  await page.waitForFunction(() => /big\.zip is 65\.0 MiB: uploads may be at most 64\.0 MiB/.test(document.querySelector('#upload-status').textContent));
+  assert.deepEqual(xhrs, [], 'nothing was sent for the oversized file');
+  rmSync(big);
   await page.setInputFiles('#upload-form input[type=file]', zip);
   await Promise.all([page.waitForURL(/\/runs\/new\?.*path=/), page.click('#upload-form button')]);
   assert.deepEqual(xhrs, [`${base}/datasets`], 'the upload went through XMLHttpRequest (with progress)');

@@ -94,8 +94,13 @@ pub struct Server {
 }
 
 pub async fn start(name: &str, datasets: Vec<PathBuf>, token: Option<&str>, addr: &str) -> anyhow::Result<Server> {
+    start_with(name, datasets, token, addr, |_| {}).await
+}
+
+/// [`start`] with options changed by `tweak` (e.g. a shorter request timeout).
+pub async fn start_with(name: &str, datasets: Vec<PathBuf>, token: Option<&str>, addr: &str, tweak: impl FnOnce(&mut ServeOptions)) -> anyhow::Result<Server> {
     let data_dir = out_dir(name);
-    let opts = ServeOptions {
+    let mut opts = ServeOptions {
         addr: addr.parse()?,
         data_dir: data_dir.clone(),
         datasets_dirs: datasets,
@@ -103,7 +108,9 @@ pub async fn start(name: &str, datasets: Vec<PathBuf>, token: Option<&str>, addr
         concurrency: 1,
         static_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("static"),
         allowed_hosts: vec!["dashboard.test".into()],
+        request_timeout: flawmap::web::REQUEST_TIMEOUT,
     };
+    tweak(&mut opts);
     let (app, _) = build(&opts).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let local: SocketAddr = listener.local_addr()?;

@@ -3,6 +3,7 @@
 //! get a `lagged` event and re-read the metrics API (the polling fallback).
 
 use super::ids::RunId;
+use crate::runs::recorder::LiveEvent;
 use crate::web::error::{AppError, AppResult};
 use crate::web::state::AppState;
 use axum::Router;
@@ -46,17 +47,20 @@ impl Drop for Slot {
 
 fn stream(s: &AppState, only: Option<i64>) -> AppResult<impl Stream<Item = Result<Event, Infallible>> + use<>> {
     let slot = Slot::take(&s.live_clients)?;
-    Ok(BroadcastStream::new(s.runs.live.subscribe()).filter_map(move |item| match item {
-        Ok(e) if only.is_none_or(|id| id == e.run_id) => {
-            let data = serde_json::json!({ "run_id": e.run_id, "data": e.data });
-            Some(Ok(Event::default().event(e.kind).data(data.to_string())))
-        }
-        Ok(_) => None,
-        Err(BroadcastStreamRecvError::Lagged(n)) => {
-            let _held = &slot;
-            Some(Ok(Event::default().event("lagged").data(n.to_string())))
-        }
+    Ok(BroadcastStream::new(s.runs.live.subscribe()).filter_map(move |item| {
+        let _held = &slot;
+        to_sse(item, only).map(|(kind, data)| Ok(Event::default().event(kind).data(data)))
     }))
+}
+
+/// What one broadcast item becomes on a stream: its event name and data, a `lagged` event
+/// with how many were missed when the client fell behind, or nothing (another run's).
+fn to_sse(item: Result<LiveEvent, BroadcastStreamRecvError>, only: Option<i64>) -> Option<(&'static str, String)> {
+    match item {
+        Ok(e) if only.is_none_or(|id| id == e.run_id) => Some((e.kind, serde_json::json!({ "run_id": e.run_id, "data": e.data }).to_string())),
+        Ok(_) => None,
+        Err(BroadcastStreamRecvError::Lagged(n)) => Some(("lagged", n.to_string())),
+    }
 }
 
 async fn all(State(s): State<AppState>) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
@@ -66,4 +70,28 @@ async fn all(State(s): State<AppState>) -> AppResult<Sse<impl Stream<Item = Resu
 async fn one(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     crate::store::get_run(&s.db, id).await?;
     Ok(Sse::new(stream(&s, Some(id))?).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::broadcast;
+
+    fn event(run_id: i64, i: i64) -> LiveEvent {
+        LiveEvent { run_id, kind: "step", data: serde_json::json!(i) }
+    }
+
+    #[tokio::test]
+    async fn a_client_that_falls_behind_is_told_how_far_and_sees_only_its_run() {
+        let (tx, rx) = broadcast::channel(2);
+        for i in 0..5 {
+            tx.send(event(1, i)).unwrap();
+        }
+        let mut s = BroadcastStream::new(rx);
+        assert_eq!(to_sse(s.next().await.unwrap(), None), Some(("lagged", "3".to_string())));
+        let (kind, data) = to_sse(s.next().await.unwrap(), None).unwrap();
+        assert_eq!((kind, data.as_str()), ("step", r#"{"data":3,"run_id":1}"#));
+        assert_eq!(to_sse(Ok(event(2, 0)), Some(1)), None);
+        assert!(to_sse(Ok(event(1, 0)), Some(1)).is_some());
+    }
 }
