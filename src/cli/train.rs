@@ -1,7 +1,7 @@
 //! `flawmap train`: run the engine headless with a progress bar.
 
 use super::{table, with_device};
-use flawmap::config::RunConfig;
+use flawmap::config::{RunConfig, ValidConfig};
 use flawmap::engine::{self, Event, StartOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::Write;
@@ -13,18 +13,19 @@ fn say(bar: &ProgressBar, line: String) {
     if bar.is_hidden() { println!("{line}") } else { bar.println(line) }
 }
 
-/// Read a TOML config, apply `--set key=value` overrides, validate.
-pub fn load_config(path: &Path, sets: &[String]) -> Result<RunConfig, String> {
+/// Read a TOML config, apply `--set key=value` overrides and `--device`, validate (once).
+pub fn load_config(path: &Path, sets: &[String], device: Option<&str>) -> Result<ValidConfig, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let text = flawmap::config::overrides::apply(&text, sets).map_err(|e| format!("--set: {e}"))?;
-    RunConfig::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let config = RunConfig::parse_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    with_device(config, device)?.validated().map_err(|e| format!("{}: {e}", path.display()))
 }
 
 pub fn run(config_path: &Path, sets: &[String], device: Option<&str>, out: &Path, resume: Option<PathBuf>) -> Result<(), String> {
-    let config = with_device(load_config(config_path, sets)?, device)?;
+    let config = load_config(config_path, sets, device)?;
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let options = StartOptions { data_root: PathBuf::from("."), out_dir: out.to_path_buf(), resume };
-    let handle = engine::start(config.clone().validated().map_err(|e| e.to_string())?, options);
+    let handle = engine::start(config.clone(), options);
     let log_path = out.join("events.jsonl");
     let mut log = std::fs::File::create(&log_path).map_err(|e| format!("{}: {e}", log_path.display()))?;
     let bar = ProgressBar::new(0);

@@ -758,12 +758,18 @@ impl RunConfig {
         Ok(ValidConfig(self))
     }
 
-    /// Parse TOML and validate; errors name the field.
-    pub fn from_toml(text: &str) -> Result<Self, ConfigErrors> {
-        let c: Self = toml::from_str(text).map_err(|e| {
+    /// Parse TOML into a typed config, not yet validated (a caller that still changes it,
+    /// like the CLI's `--device`, validates once afterwards); errors name the field.
+    pub fn parse_toml(text: &str) -> Result<Self, ConfigErrors> {
+        toml::from_str(text).map_err(|e| {
             let field = e.message().split('`').nth(1).map(str::to_string).unwrap_or_else(|| "(file)".into());
             ConfigErrors(vec![FieldError { field, message: e.to_string().trim().replace('\n', " ") }])
-        })?;
+        })
+    }
+
+    /// Parse TOML and validate; errors name the field.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigErrors> {
+        let c = Self::parse_toml(text)?;
         c.validate()?;
         Ok(c)
     }

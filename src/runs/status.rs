@@ -1,6 +1,5 @@
-//! A run's lifecycle, one name per state. Stored as lowercase text in `runs.status`; the
-//! conditional SQL updates that move runs between states spell them the same way (every
-//! server test reads rows back through this type, so a misspelt state fails them).
+//! A run's lifecycle, one name per state. Stored as lowercase text in `runs.status`, always
+//! written and compared through this type (the store binds it; no SQL spells a state).
 
 use serde::Serialize;
 use std::fmt;

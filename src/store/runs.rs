@@ -53,7 +53,7 @@ pub async fn insert_run(db: &SqlitePool, config: &RunConfig, tags: &str, origin:
     let two = config.algorithm != crate::config::Algorithm::Suponly;
     let id = sqlx::query(
         "INSERT INTO runs (name, config, task, algorithm, arch_t1, arch_t2, label_ratio, seed, tags, status, parent_id, study_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&config.name)
     .bind(json(config)?)
@@ -64,6 +64,7 @@ pub async fn insert_run(db: &SqlitePool, config: &RunConfig, tags: &str, origin:
     .bind(config.data.label_ratio)
     .bind(config.seed as i64)
     .bind(tags)
+    .bind(RunStatus::Queued)
     .bind(origin.parent)
     .bind(origin.study)
     .bind(now_ms())
@@ -97,35 +98,46 @@ pub async fn list_runs(db: &SqlitePool, status: Option<&str>, tag: Option<&str>)
 
 /// Start-up: runs a crash left running are interrupted; returns queued runs to restart.
 pub async fn recover(db: &SqlitePool) -> StoreResult<Vec<i64>> {
-    let n = sqlx::query("UPDATE runs SET status = 'interrupted', finished_at = ? WHERE status IN ('running', 'stopping')")
+    let n = sqlx::query("UPDATE runs SET status = ?, finished_at = ? WHERE status IN (?, ?)")
+        .bind(RunStatus::Interrupted)
         .bind(now_ms())
+        .bind(RunStatus::Running)
+        .bind(RunStatus::Stopping)
         .execute(db)
         .await?
         .rows_affected();
     if n > 0 {
         tracing::warn!("{n} run(s) were left running by an earlier process: marked interrupted");
     }
-    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM runs WHERE status = 'queued' ORDER BY id").fetch_all(db).await?)
+    Ok(sqlx::query_scalar::<_, i64>("SELECT id FROM runs WHERE status = ? ORDER BY id").bind(RunStatus::Queued).fetch_all(db).await?)
+}
+
+/// `from` to `to`, if the run is still in `from`: one conditional statement.
+async fn move_status(db: &SqlitePool, id: i64, from: RunStatus, to: RunStatus) -> StoreResult<sqlx::sqlite::SqliteQueryResult> {
+    Ok(sqlx::query("UPDATE runs SET status = ? WHERE id = ? AND status = ?").bind(to).bind(id).bind(from).execute(db).await?)
 }
 
 /// Queued to running, if still queued (a stop may have come first).
 pub async fn start_queued(db: &SqlitePool, id: i64) -> StoreResult<bool> {
-    let r = sqlx::query("UPDATE runs SET status = 'running' WHERE id = ? AND status = 'queued'").bind(id).execute(db).await?;
+    let r = move_status(db, id, RunStatus::Queued, RunStatus::Running).await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Failed with `error`, whatever its state (a run that could not even start).
 pub async fn mark_failed(db: &SqlitePool, id: i64, error: &str) -> StoreResult<()> {
-    sqlx::query("UPDATE runs SET status = 'failed', error = ? WHERE id = ?").bind(error).bind(id).execute(db).await?;
+    sqlx::query("UPDATE runs SET status = ?, error = ? WHERE id = ?").bind(RunStatus::Failed).bind(error).bind(id).execute(db).await?;
     Ok(())
 }
 
 /// Running or stopping to failed (a run whose final state never reached the database).
 pub async fn fail_if_active(db: &SqlitePool, id: i64, error: &str) -> StoreResult<bool> {
-    let r = sqlx::query("UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ? AND status IN ('running', 'stopping')")
+    let r = sqlx::query("UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status IN (?, ?)")
+        .bind(RunStatus::Failed)
         .bind(error)
         .bind(now_ms())
         .bind(id)
+        .bind(RunStatus::Running)
+        .bind(RunStatus::Stopping)
         .execute(db)
         .await?;
     Ok(r.rows_affected() > 0)
@@ -133,13 +145,13 @@ pub async fn fail_if_active(db: &SqlitePool, id: i64, error: &str) -> StoreResul
 
 /// Queued to stopped, if still queued.
 pub async fn stop_queued(db: &SqlitePool, id: i64) -> StoreResult<bool> {
-    let r = sqlx::query("UPDATE runs SET status = 'stopped' WHERE id = ? AND status = 'queued'").bind(id).execute(db).await?;
+    let r = move_status(db, id, RunStatus::Queued, RunStatus::Stopped).await?;
     Ok(r.rows_affected() == 1)
 }
 
 /// Running to stopping, if still running (it may have just finished).
 pub async fn mark_stopping(db: &SqlitePool, id: i64) -> StoreResult<()> {
-    sqlx::query("UPDATE runs SET status = 'stopping' WHERE id = ? AND status = 'running'").bind(id).execute(db).await?;
+    move_status(db, id, RunStatus::Running, RunStatus::Stopping).await?;
     Ok(())
 }
 
@@ -148,7 +160,13 @@ pub async fn mark_stopping(db: &SqlitePool, id: i64) -> StoreResult<()> {
 pub async fn delete_inactive(db: &SqlitePool, id: i64) -> StoreResult<bool> {
     let mut tx = db.begin().await?;
     sqlx::query("UPDATE runs SET parent_id = NULL WHERE parent_id = ?").bind(id).execute(&mut *tx).await?;
-    let gone = sqlx::query("DELETE FROM runs WHERE id = ? AND status NOT IN ('queued', 'running', 'stopping')").bind(id).execute(&mut *tx).await?;
+    let gone = sqlx::query("DELETE FROM runs WHERE id = ? AND status NOT IN (?, ?, ?)")
+        .bind(id)
+        .bind(RunStatus::Queued)
+        .bind(RunStatus::Running)
+        .bind(RunStatus::Stopping)
+        .execute(&mut *tx)
+        .await?;
     if gone.rows_affected() == 0 {
         return Ok(false); // the transaction rolls back on drop
     }
@@ -160,11 +178,15 @@ pub async fn delete_inactive(db: &SqlitePool, id: i64) -> StoreResult<bool> {
 /// false if it was resumed or changed meanwhile.
 pub async fn requeue(db: &SqlitePool, id: i64, from: Option<&str>) -> StoreResult<bool> {
     let r = sqlx::query(
-        "UPDATE runs SET status = 'queued', resume_from = ?, error = NULL, finished_at = NULL
-         WHERE id = ? AND status IN ('stopped', 'failed', 'interrupted')",
+        "UPDATE runs SET status = ?, resume_from = ?, error = NULL, finished_at = NULL
+         WHERE id = ? AND status IN (?, ?, ?)",
     )
+    .bind(RunStatus::Queued)
     .bind(from)
     .bind(id)
+    .bind(RunStatus::Stopped)
+    .bind(RunStatus::Failed)
+    .bind(RunStatus::Interrupted)
     .execute(db)
     .await?;
     Ok(r.rows_affected() == 1)

@@ -1,6 +1,7 @@
 //! Studies: a name and a config (JSON); their runs are ordinary runs with `study_id` set.
 
 use super::{RunRow, StoreError, StoreResult, json, now_ms};
+use crate::runs::status::RunStatus;
 use crate::study::StudyConfig;
 use serde::Serialize;
 use sqlx::{FromRow, SqlitePool};
@@ -67,8 +68,12 @@ pub async fn runs(db: &SqlitePool, id: i64) -> StoreResult<Vec<RunRow>> {
 /// Runs an earlier process left queued, running or stopping become interrupted (a
 /// headless `flawmap study` taking its study over); returns how many.
 pub async fn interrupt_runs(db: &SqlitePool, id: i64) -> StoreResult<u64> {
-    Ok(sqlx::query("UPDATE runs SET status = 'interrupted' WHERE study_id = ? AND status IN ('queued', 'running', 'stopping')")
+    Ok(sqlx::query("UPDATE runs SET status = ? WHERE study_id = ? AND status IN (?, ?, ?)")
+        .bind(RunStatus::Interrupted)
         .bind(id)
+        .bind(RunStatus::Queued)
+        .bind(RunStatus::Running)
+        .bind(RunStatus::Stopping)
         .execute(db)
         .await?
         .rows_affected())
