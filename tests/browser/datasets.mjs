@@ -8,7 +8,7 @@
 // Usage: node tests/browser/datasets.mjs BASE_URL OUT_DIR PAIRS_ZIP SOD_ZIP PHOTOS_ZIP
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { waitForRun } from './runs.mjs';
+import { gotoSettled, waitForRun } from './runs.mjs';
 
 const [base, out, pairsZip, sodZip, photosZip] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -20,7 +20,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   page.on('pageerror', e => errors.push(String(e)));
   const upload = async zip => {
-    await page.goto(`${base}/runs/new`);
+    await gotoSettled(page, `${base}/runs/new`);
     await page.setInputFiles('#upload-form input[type=file]', zip);
     await Promise.all([page.waitForURL(/\/runs\/new\?.*path=/), page.click('#upload-form button')]);
   };
@@ -46,11 +46,11 @@ try {
   assert.ok(await page.isVisible('[name="data.source.input_dir"]') === false, 'folded until advanced opens');
   const lowlight = await shrink('browser-lowlight', 4);
   await waitForRun(base, lowlight);
-  await page.goto(`${base}/runs/${lowlight}`);
+  await gotoSettled(page, `${base}/runs/${lowlight}`);
   await page.waitForSelector('#charts .uplot');
   assert.match(await page.textContent('#charts'), /degraded input/);
   await page.screenshot({ path: `${out}/lowlight-run.png` });
-  await page.goto(`${base}/runs/${lowlight}/inspect`);
+  await gotoSettled(page, `${base}/runs/${lowlight}/inspect`);
   await page.waitForSelector('td img[alt="flaw_t1"]');
   for (const layer of ['input', 'ground_truth', 't1', 't2', 'wrong_t1', 'flaw_t1', 'flaw_t2', 'dc_mask_t1', 'fc_mask']) {
     assert.ok(await page.locator(`img[alt="${layer}"]`).count() > 0, `no ${layer} panel`);
@@ -83,7 +83,7 @@ try {
   await page.fill('[name="data.num_classes"]', '2');
   const sod = await shrink('browser-sod', 4);
   await waitForRun(base, sod);
-  await page.goto(`${base}/runs/${sod}`);
+  await gotoSettled(page, `${base}/runs/${sod}`);
   await page.waitForSelector('#charts .uplot');
   assert.match(await page.textContent('body'), /masks: binary, 0\/255/);
   assert.match(await page.textContent('#charts'), /Salient-object scores: max F/);

@@ -4,7 +4,7 @@
 // Usage: node tests/browser/hostile.mjs BASE_URL OUT_DIR ZIP
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { waitForRun } from './runs.mjs';
+import { gotoSettled, waitForRun } from './runs.mjs';
 import { readFileSync } from 'node:fs';
 
 const [base, out, zip] = process.argv.slice(2);
@@ -35,14 +35,14 @@ try {
   page.on('dialog', d => { errors.push(`dialog: ${d.message()}`); d.dismiss(); });
   // A page script the Content-Security-Policy blocked shows up as a console error.
   page.on('console', m => { if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) errors.push(m.text()); });
-  await page.goto(`${base}/runs/${id}/inspect`);
+  await gotoSettled(page, `${base}/runs/${id}/inspect`);
   await page.waitForSelector('#rows th');
   const names = await page.$$eval('#rows th', ths => ths.map(th => th.textContent));
   assert.ok(names.some(n => n.includes('<img src=x onerror=')), `probe names shown as text: ${names}`);
   assert.equal(await page.locator('#rows th img, #rows th svg').count(), 0, 'no element made from a name');
   await page.waitForTimeout(300);
   assert.equal(await page.evaluate(() => window.__pwned), undefined, 'a name ran script in the inspector');
-  await page.goto(`${base}/compare?a=${id}&b=${id}`);
+  await gotoSettled(page, `${base}/compare?a=${id}&b=${id}`);
   await page.waitForSelector('#cmp-rows th');
   const cmp = await page.$$eval('#cmp-rows th', ths => ths.map(th => th.textContent));
   assert.ok(cmp.some(n => n.includes('<')), `compare rows show names as text: ${cmp}`);

@@ -4,7 +4,7 @@
 // Usage: node tests/browser/inspector.mjs BASE_URL OUT_DIR
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { waitForRun } from './runs.mjs';
+import { gotoSettled, waitForRun } from './runs.mjs';
 
 const [base, out] = process.argv.slice(2);
 const browser = await chromium.launch({
@@ -13,7 +13,7 @@ const browser = await chromium.launch({
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1800, height: 1100 } });
-  await page.goto(`${base}/runs/new`);
+  await gotoSettled(page, `${base}/runs/new`);
   // The form: essentials shown with their help, the rest folded under "advanced".
   const visible = name => page.isVisible(`[name="${name}"]`);
   for (const name of ['task', 'algorithm', 'data.label_ratio', 't1.arch', 'train.iterations']) assert.ok(await visible(name), `${name} is not shown`);
@@ -47,7 +47,7 @@ try {
 
   // Wait for the run to finish (the page's own SSE reloads it; poll the API to be sure).
   await waitForRun(base, id);
-  await page.goto(`${base}/runs/${id}`);
+  await gotoSettled(page, `${base}/runs/${id}`);
   await page.waitForSelector('#charts .uplot');
   // The run page says in words whether F beats the models' own confidence at the last evaluation.
   await page.waitForFunction(() => /AUROC of F vs confidence: T1 0\.\d+ vs 0\.\d+, T2/.test(document.querySelector('#flaw-verdict').textContent));
@@ -61,7 +61,7 @@ try {
   assert.equal((await fetch(base + icon)).status, 200, 'favicon');
   await page.screenshot({ path: `${out}/run.png` });
 
-  await page.goto(`${base}/runs/${id}/inspect`);
+  await gotoSettled(page, `${base}/runs/${id}/inspect`);
   const flaw = 'td img[alt="flaw_t1"]';
   await page.waitForSelector(flaw);
   for (const layer of ['input', 'ground_truth', 't1', 't2', 'wrong_t1', 'wrong_t2', 'flaw_t1', 'flaw_t2', 'target_t1', 'dc_mask_t1', 'dc_mask_t2', 'fc_mask']) {
@@ -114,7 +114,7 @@ try {
   await page.waitForFunction(s => document.querySelector('#step-box').value !== s, srcFirst.split('/')[5]);
   await page.screenshot({ path: `${out}/inspector-first-step.png` });
   // The compare view (a run against itself is enough to check it renders both sides).
-  await page.goto(`${base}/compare?a=${id}&b=${id}`);
+  await gotoSettled(page, `${base}/compare?a=${id}&b=${id}`);
   await page.waitForSelector('#compare-charts .uplot');
   await page.waitForSelector('#cmp-rows img[alt="flaw_t1"]');
   assert.equal(await page.locator('#cmp-rows tr').first().locator('img[alt="flaw_t1"]').count(), 2);

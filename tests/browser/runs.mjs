@@ -11,3 +11,16 @@ export async function waitForRun(base, id) {
     await new Promise(r => setTimeout(r, 500));
   }
 }
+
+/// page.goto that tolerates the run page reloading itself (its event stream reloads it when
+/// the run ends): a navigation it interrupts is simply made again.
+export async function gotoSettled(page, url) {
+  for (let i = 0; ; i++) {
+    try {
+      return await page.goto(url);
+    } catch (e) {
+      if (i >= 5 || !/interrupted by another navigation/.test(String(e.message))) throw e;
+      await new Promise(r => setTimeout(r, 200));
+    }
+  }
+}

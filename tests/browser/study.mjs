@@ -6,6 +6,7 @@
 // Usage: node tests/browser/study.mjs BASE_URL OUT_DIR ZIP
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { gotoSettled } from './runs.mjs';
 import { writeFileSync, rmSync } from 'node:fs';
 
 const [base, out, zip] = process.argv.slice(2);
@@ -50,7 +51,7 @@ const errors = [];
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1200 } });
   page.on('pageerror', e => errors.push(String(e)));
-  await page.goto(`${base}/runs/new`);
+  await gotoSettled(page, `${base}/runs/new`);
   const xhrs = [];
   page.on('request', r => { if (r.resourceType() === 'xhr' && r.method() === 'POST') xhrs.push(r.url()); });
   // A file over the limit is refused by the page itself, before anything is sent.
@@ -68,7 +69,7 @@ try {
   assert.equal(await page.inputValue('[name="data.source.kind"]'), 'folder');
 
   // An invalid study first: it comes back with the field named and the text kept.
-  await page.goto(`${base}/studies/new`);
+  await gotoSettled(page, `${base}/studies/new`);
   await page.fill('textarea[name="toml"]', study.replace('[0.25, 0.5]', '[0.25, 3.0]'));
   await page.click('button');
   await page.waitForSelector('#errors');
@@ -94,7 +95,7 @@ try {
     assert.ok(i < 600, 'the study did not finish in time');
     await new Promise(r => setTimeout(r, 500));
   }
-  await page.goto(`${base}/studies/${id}`);
+  await gotoSettled(page, `${base}/studies/${id}`);
   await page.waitForSelector('#study-chart .uplot');
   const cells = await page.$$eval('#study-table tbody tr:not(.delta)', rows => rows.map(r => [...r.querySelectorAll('td .value')].map(td => td.textContent)));
   assert.equal(cells.length, 2);
