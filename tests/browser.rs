@@ -98,8 +98,7 @@ fn uploaded_lowlight_pairs_darkened_photos_and_a_0_255_salient_object_set_train_
     let mut entries = Vec::new();
     for name in ["tile_0_0", "tile_0_1", "tile_0_2", "tile_1_0", "tile_1_1", "tile_1_2"] {
         entries.push((format!("sod-upload/images/{name}.png"), std::fs::read(nuclei.join(format!("images/{name}.png"))).unwrap()));
-        let mask = image::open(nuclei.join(format!("masks/{name}.png"))).unwrap().to_luma8();
-        let mask = image::GrayImage::from_fn(mask.width(), mask.height(), |x, y| image::Luma([if mask.get_pixel(x, y)[0] > 0 { 255 } else { 0 }]));
+        let mask = common::mask_as_0_255(&nuclei.join(format!("masks/{name}.png")));
         let mut png = std::io::Cursor::new(Vec::new());
         mask.write_to(&mut png, image::ImageFormat::Png).unwrap();
         entries.push((format!("sod-upload/masks/{name}.png"), png.into_inner()));

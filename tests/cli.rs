@@ -1,5 +1,7 @@
 //! The `flawmap` binary as a user runs it.
 
+mod common;
+
 use std::process::Command;
 
 fn flawmap() -> Command {
@@ -160,26 +162,10 @@ fn the_lowlight_examples_train_from_the_command_line_on_pairs_and_on_darkened_ph
     }
 }
 
-/// The nuclei tiles with their masks as salient-object sets ship them (0 and 255).
-fn nuclei_0_255(name: &str) -> std::path::PathBuf {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/realdata/nuclei");
-    let root = tmp(name);
-    for sub in ["images", "masks"] {
-        std::fs::create_dir_all(root.join(sub)).unwrap();
-    }
-    for entry in std::fs::read_dir(src.join("masks")).unwrap() {
-        let file = entry.unwrap().file_name();
-        std::fs::copy(src.join("images").join(&file), root.join("images").join(&file)).unwrap();
-        let mask = image::open(src.join("masks").join(&file)).unwrap().to_luma8();
-        let mask = image::GrayImage::from_fn(mask.width(), mask.height(), |x, y| image::Luma([if mask.get_pixel(x, y)[0] > 0 { 255 } else { 0 }]));
-        mask.save(root.join("masks").join(&file)).unwrap();
-    }
-    root
-}
-
 #[test]
 fn a_0_255_salient_object_set_trains_from_the_command_line_with_its_encoding_and_sod_scores() {
-    let data = nuclei_0_255("cli_sod_data");
+    let data = tmp("cli_sod_data");
+    common::nuclei_0_255(&data);
     let dir = tmp("cli_sod");
     let mut cmd = flawmap();
     cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["train", "--device", "cpu", "--config", "examples/nuclei-gct.toml"]);

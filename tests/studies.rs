@@ -191,19 +191,8 @@ async fn a_lowlight_study_on_darkened_photos_reports_psnr_and_ssim_with_diagnost
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_study_on_0_255_salient_object_masks_reports_max_f_and_mae() {
     // The nuclei tiles with 0/255 masks, as salient-object sets ship them.
-    let src = common::fixtures().join("realdata/nuclei");
     let root = common::out_dir("study_sod_data");
-    for sub in ["images", "masks"] {
-        std::fs::create_dir_all(root.join(sub)).unwrap();
-    }
-    for entry in std::fs::read_dir(src.join("masks")).unwrap() {
-        let file = entry.unwrap().file_name();
-        std::fs::copy(src.join("images").join(&file), root.join("images").join(&file)).unwrap();
-        let m = image::open(src.join("masks").join(&file)).unwrap().to_luma8();
-        image::GrayImage::from_fn(m.width(), m.height(), |x, y| image::Luma([if m.get_pixel(x, y)[0] > 0 { 255 } else { 0 }]))
-            .save(root.join("masks").join(&file))
-            .unwrap();
-    }
+    common::nuclei_0_255(&root);
     let s = start("study_sod", vec![root.clone()], None, "127.0.0.1:0").await.unwrap();
     let c = reqwest::Client::new();
     let mut run = tiny(Algorithm::Gct, 4);

@@ -147,3 +147,22 @@ pub fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
     }
     w.finish().unwrap().into_inner()
 }
+
+/// A binary mask file rewritten as salient-object sets ship them: 0 background, 255 object.
+pub fn mask_as_0_255(path: &Path) -> image::GrayImage {
+    let m = image::open(path).unwrap().to_luma8();
+    image::GrayImage::from_fn(m.width(), m.height(), |x, y| image::Luma([if m.get_pixel(x, y)[0] > 0 { 255 } else { 0 }]))
+}
+
+/// The nuclei tiles (images + masks) with 0/255 masks, into `root`.
+pub fn nuclei_0_255(root: &Path) {
+    let src = fixtures().join("realdata/nuclei");
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    for entry in std::fs::read_dir(src.join("masks")).unwrap() {
+        let file = entry.unwrap().file_name();
+        std::fs::copy(src.join("images").join(&file), root.join("images").join(&file)).unwrap();
+        mask_as_0_255(&src.join("masks").join(&file)).save(root.join("masks").join(&file)).unwrap();
+    }
+}
