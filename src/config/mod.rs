@@ -492,6 +492,10 @@ pub struct TrainConfig {
     pub fd_beta2: f64,
     #[serde(default = "d_eps")]
     pub fd_eps: f64,
+    /// Flaw detector: L2 weight decay (spec: none, 0). Tried against F overfitting its few
+    /// labelled images (issue 10): 5e-4 gave no gain over 3 seeds (docs/measurements.md).
+    #[serde(default)]
+    pub fd_weight_decay: f64,
     /// Poly decay power for all three schedules.
     #[serde(default = "d_poly")]
     pub poly_power: f64,
@@ -992,6 +996,11 @@ impl RunConfig {
         );
         check((0.0..1.0).contains(&t.momentum), "train.momentum", "must be in [0, 1)".into());
         check((0.0..=MAX_WEIGHT_DECAY).contains(&t.weight_decay), "train.weight_decay", format!("must be in [0, {MAX_WEIGHT_DECAY}], got {}", t.weight_decay));
+        check(
+            (0.0..=MAX_WEIGHT_DECAY).contains(&t.fd_weight_decay),
+            "train.fd_weight_decay",
+            format!("must be in [0, {MAX_WEIGHT_DECAY}], got {}", t.fd_weight_decay),
+        );
         check((0.0..1.0).contains(&t.fd_beta1), "train.fd_beta1", "must be in [0, 1)".into());
         check((0.0..1.0).contains(&t.fd_beta2), "train.fd_beta2", "must be in [0, 1)".into());
         check(t.fd_eps > 0.0 && t.fd_eps <= 1.0, "train.fd_eps", format!("must be in (0, 1], got {}", t.fd_eps));

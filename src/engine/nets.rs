@@ -53,10 +53,12 @@ pub fn task_optimiser(config: &RunConfig) -> ModuleOptimizer {
     }
 }
 
-/// Adam(0.9, 0.99), eps 1e-8 (burn's default is 1e-5), no weight decay.
+/// Adam(0.9, 0.99), eps 1e-8 (burn's default is 1e-5), no weight decay unless
+/// `train.fd_weight_decay` asks for it (the spec has none).
 pub fn flaw_optimiser(config: &RunConfig) -> ModuleOptimizer {
     let t = &config.train;
-    AdamConfig::new().with_beta_1(t.fd_beta1 as f32).with_beta_2(t.fd_beta2 as f32).with_epsilon(t.fd_eps as f32).init()
+    let decay = (t.fd_weight_decay > 0.0).then(|| WeightDecayConfig::new(t.fd_weight_decay as f32));
+    AdamConfig::new().with_beta_1(t.fd_beta1 as f32).with_beta_2(t.fd_beta2 as f32).with_epsilon(t.fd_eps as f32).with_weight_decay(decay).init()
 }
 
 impl Optimisers {
