@@ -215,8 +215,6 @@ fn an_enhancer_clears_its_dark_input_on_real_photos() {
     let last = evals.last().unwrap();
     let (psnr, floor) = (last.models[0].psnr.unwrap(), last.input_scores.unwrap().psnr);
     assert!(psnr > floor + 4.0, "PSNR {psnr:.2} dB against the dark input's {floor:.2} dB");
-    // Every evaluation darkens the validation images the same way.
-    assert!(evals.windows(2).all(|w| w[0].input_scores == w[1].input_scores));
 }
 
 /// The nuclei tiles with their 0/1 masks rewritten by `encode` (as salient-object sets ship

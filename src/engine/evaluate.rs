@@ -55,6 +55,9 @@ pub struct Evaluator<'a> {
     pub task: Task,
     pub flaw: FlawParams,
     pub device: Device,
+    /// The degraded inputs' own scores: the same at every evaluation of a run (each image is
+    /// degraded from a fixed stream), so measured at the first and kept.
+    pub input_scores: std::cell::OnceCell<InputScores>,
 }
 
 impl Evaluator<'_> {
@@ -108,7 +111,7 @@ impl Evaluator<'_> {
             let truth_mask: Option<Vec<u8>> =
                 view.mask.as_ref().map(|m| (0..vh).flat_map(|y| m[y * view.width..y * view.width + vw].iter().copied()).collect());
             let clean = (!clean_full.is_empty()).then(|| crop_chw(&clean_full, 3, (view.width, view.height), view.valid));
-            if let Some(c) = &clean {
+            if let Some(c) = clean.as_ref().filter(|_| self.input_scores.get().is_none()) {
                 let input = crop_chw(&input_full, 3, (view.width, view.height), view.valid);
                 input_sums.0 += psnr(&input, c);
                 input_sums.1 += ssim(&input, c, 3, vh, vw);
@@ -216,7 +219,8 @@ impl Evaluator<'_> {
                 calibration_t2: calibration[1].finish(),
             }
         });
-        let input_scores = self.task.kind.is_restoration().then_some(InputScores { psnr: input_sums.0 / n, ssim: input_sums.1 / n });
+        let input_scores =
+            self.task.kind.is_restoration().then(|| *self.input_scores.get_or_init(|| InputScores { psnr: input_sums.0 / n, ssim: input_sums.1 / n }));
         let agreement = (agree_n > 0).then(|| agree / agree_n as f64);
         let mut report = EvalReport { step, epoch, models: model_evals, flaw, agreement, best: false, flaw_verdict: None, input_scores };
         report.flaw_verdict = report.verdict();

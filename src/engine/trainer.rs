@@ -123,7 +123,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
         masks: data.masks.clone(),
     }));
 
-    let evaluator = Evaluator { config, task, flaw, device: device.clone() };
+    let evaluator = Evaluator { config, task, flaw, device: device.clone(), input_scores: Default::default() };
     let mut batcher = Batcher::new(config, &split);
     let rampup_iters = config.rampup_iterations(ipe, total);
     let every = |n: usize| if n == 0 { ipe } else { n };
