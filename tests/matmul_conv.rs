@@ -1,14 +1,18 @@
-//! The matmul forms of the convolutions (`models::matmul_conv`) compute what burn's
-//! `Conv2d` / `ConvTranspose2d` compute, values and gradients (input, weight, bias), for
-//! every layer shape the networks use: 3x3 (dilated too), 1x1, the ASPP's dilated 3x3 with
-//! bias, and the UNet's 2x2 stride-2 transposed convolution. On flex and on wgpu (lavapipe).
+//! The CPU forms of the convolutions compute what burn's `Conv2d` / `ConvTranspose2d`
+//! compute, values and gradients (input, weight, bias), for every layer shape the networks
+//! use: 3x3 (dilated too), 1x1, the ASPP's dilated 3x3 with bias, F's 4x4 (stride 2, and
+//! stride 1 with both paddings), DeepLab's strided 3x3, and the UNet's 2x2 stride-2
+//! transposed convolution. The matmul forms (`models::matmul_conv`) on flex and on wgpu
+//! (lavapipe); the im2col kernel (`models::cpu_conv`, flex only) with and without autodiff,
+//! for one image (parallel gemm) and several (images in parallel).
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use flawmap::host::to_f32;
-use flawmap::models::matmul_conv;
+use flawmap::models::conv::{self, ConvPath};
+use flawmap::models::{cpu_conv, matmul_conv};
 
 fn max_diff(a: Tensor<4>, b: Tensor<4>) -> (f32, f32) {
     let (a, b) = (to_f32(a.reshape([-1])), to_f32(b.reshape([-1])));
@@ -118,9 +122,46 @@ fn other_convolutions_fall_back_to_burn() {
         assert!(!matmul_conv::supports(&c));
         // and the dispatcher still computes them, through burn
         let x = Tensor::<4>::random([1, 3, 8, 8], Distribution::Default, &d);
-        assert_eq!(matmul_conv::forward(&c, x.clone()).dims(), c.forward(x).dims());
+        assert_eq!(conv::forward(&c, x.clone()).dims(), c.forward(x).dims());
     }
     let padded = ConvTranspose2dConfig::new([4, 4], [3, 3]).with_stride([2, 2]).with_padding([1, 1]).init(&d);
     assert!(!matmul_conv::supports_transpose(&padded));
-    assert!(matmul_conv::enabled_on(&Device::flex()) || std::env::var("FLAWMAP_CONV").is_ok());
+    if std::env::var("FLAWMAP_CONV").is_err() {
+        assert_eq!(conv::path_on(&Device::flex()), ConvPath::Kernel);
+        assert_eq!(conv::path_on(&Device::flex().autodiff()), ConvPath::Kernel);
+    }
+}
+
+#[test]
+fn cpu_kernel_matches_burns_values_and_gradients() {
+    let device = Device::flex().autodiff();
+    let same = |p| PaddingConfig2d::Explicit(p, p, p, p);
+    // (cin, cout, kernel, dilation, stride, padding, bias, h, w)
+    let layers = [
+        (3, 8, 3, 1, 1, same(1), false, 16, 12),
+        (8, 16, 3, 1, 1, same(1), false, 9, 7),
+        (6, 4, 3, 2, 1, same(2), true, 11, 13),
+        (8, 5, 1, 1, 1, PaddingConfig2d::Valid, true, 10, 6),
+        (7, 6, 4, 1, 1, same(1), true, 9, 8),
+        (7, 6, 4, 1, 1, PaddingConfig2d::Explicit(1, 1, 2, 2), true, 6, 5),
+        (7, 6, 4, 1, 2, same(1), true, 16, 12),
+        (5, 8, 4, 1, 2, same(1), true, 9, 7),
+        (4, 6, 3, 1, 2, same(1), false, 13, 10),
+        (3, 4, 4, 2, 2, PaddingConfig2d::Valid, true, 12, 11),
+    ];
+    for (cin, cout, k, d, stride, pad, bias, h, w) in layers {
+        let conv =
+            Conv2dConfig::new([cin, cout], [k, k]).with_dilation([d, d]).with_stride([stride, stride]).with_padding(pad.clone()).with_bias(bias).init(&device);
+        assert!(cpu_conv::supports(&conv));
+        for batch in [1, 3] {
+            let x = Tensor::<4>::random([batch, cin, h, w], Distribution::Normal(0.0, 1.0), &device);
+            let name = format!("kernel conv {cin}->{cout} k{k} d{d} s{stride} {pad:?} bias {bias} {h}x{w} batch {batch}");
+            check(&name, conv.clone(), x.clone(), cpu_conv::conv2d, |c, x| c.forward(x), conv_params);
+            // Without autodiff (evaluation): the same values.
+            let plain = conv.valid();
+            let xp = x.without_autodiff();
+            let (d, _) = max_diff(cpu_conv::conv2d(&plain, xp.clone()), plain.forward(xp));
+            assert!(d < 1e-4, "{name}: inference outputs differ by {d}");
+        }
+    }
 }

@@ -1,12 +1,12 @@
 //! `flawmap bench --ops`: milliseconds of single layers at the bench config's shapes
 //! (batch 8, 64x64 crops, UNet width 16, F ndf 32), forward alone and forward + backward,
-//! on the CPU, through burn's convolutions and through `models::matmul_conv`.
+//! on the CPU, through burn's convolutions, `models::matmul_conv` and `models::cpu_conv`.
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::tensor::{Device, Distribution, Tensor};
 use flawmap::host::to_f32;
-use flawmap::models::matmul_conv;
+use flawmap::models::{cpu_conv, matmul_conv};
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -28,23 +28,36 @@ fn time(n: usize, mut f: impl FnMut() -> Tensor<1>) -> f64 {
     )
 }
 
-/// [burn forward, burn forward + backward, matmul forward, matmul forward + backward] of a
-/// layer whose forward is `fwd(use_matmul)` and whose weight is `weight`.
-fn layer_row(n: usize, fwd: impl Fn(bool) -> Tensor<4>, weight: Tensor<4>) -> [f64; 4] {
-    let mut out = [0.0; 4];
-    for (i, mm) in [false, true].into_iter().enumerate() {
-        out[2 * i] = time(n, || fwd(mm).detach().sum());
-        out[2 * i + 1] = time(n, || {
-            let g = fwd(mm).sum().backward();
+/// Which computation a row times.
+#[derive(Clone, Copy)]
+enum Form {
+    Burn,
+    Matmul,
+    Kernel,
+}
+
+/// Forward and forward + backward ms of a layer through each form that computes it
+/// (`fwd(form)` returns None where a form does not apply), whose weight is `weight`.
+fn layer_row(n: usize, fwd: impl Fn(Form) -> Option<Tensor<4>>, weight: Tensor<4>) -> String {
+    let mut out = String::new();
+    for form in [Form::Burn, Form::Matmul, Form::Kernel] {
+        if fwd(form).is_none() {
+            out += &format!(" {:>9} {:>9}", "-", "-");
+            continue;
+        }
+        let f = time(n, || fwd(form).expect("applies").detach().sum());
+        let fb = time(n, || {
+            let g = fwd(form).expect("applies").sum().backward();
             weight.grad(&g).expect("the weight has a gradient").sum()
         });
+        out += &format!(" {f:>9.1} {fb:>9.1}");
     }
     out
 }
 
 pub fn run(n: usize) -> Result<(), String> {
     let dev = Device::flex().autodiff();
-    println!("{:<44} {:>9} {:>9} {:>11} {:>11}", "layer (batch 8)", "burn fwd", "burn f+b", "matmul fwd", "matmul f+b");
+    println!("{:<36} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", "layer (batch 8), ms", "burn fwd", "burn f+b", "mm fwd", "mm f+b", "kern fwd", "kern f+b");
     let same = |p| PaddingConfig2d::Explicit(p, p, p, p);
     // (label, cin, cout, kernel, stride, padding, side)
     let convs = [
@@ -62,36 +75,30 @@ pub fn run(n: usize) -> Result<(), String> {
     for (label, cin, cout, k, stride, pad, side) in convs {
         let conv = Conv2dConfig::new([cin, cout], [k, k]).with_stride([stride, stride]).with_padding(pad).init(&dev);
         let x = Tensor::<4>::random([8, cin, side, side], Distribution::Normal(0.0, 1.0), &dev).require_grad();
-        let row = layer_row(n, |mm| if mm { matmul_conv::conv2d(&conv, x.clone()) } else { conv.forward(x.clone()) }, conv.weight.val());
-        println!("{label:<44} {:>9.1} {:>9.1} {:>11.1} {:>11.1}", row[0], row[1], row[2], row[3]);
+        let row = layer_row(
+            n,
+            |form| match form {
+                Form::Burn => Some(conv.forward(x.clone())),
+                Form::Matmul => matmul_conv::supports(&conv).then(|| matmul_conv::conv2d(&conv, x.clone())),
+                Form::Kernel => Some(cpu_conv::conv2d(&conv, x.clone())),
+            },
+            conv.weight.val(),
+        );
+        println!("{label:<36}{row}");
     }
     for (label, cin, cout, side) in [("UNet up 2x2/2 32->16 @32", 32, 16, 32), ("UNet up 2x2/2 64->32 @16", 64, 32, 16)] {
         let up = ConvTranspose2dConfig::new([cin, cout], [2, 2]).with_stride([2, 2]).init(&dev);
         let x = Tensor::<4>::random([8, cin, side, side], Distribution::Normal(0.0, 1.0), &dev).require_grad();
-        let row = layer_row(n, |mm| if mm { matmul_conv::conv_transpose2d(&up, x.clone()) } else { up.forward(x.clone()) }, up.weight.val());
-        println!("{label:<44} {:>9.1} {:>9.1} {:>11.1} {:>11.1}", row[0], row[1], row[2], row[3]);
+        let row = layer_row(
+            n,
+            |form| match form {
+                Form::Burn => Some(up.forward(x.clone())),
+                // The kernel path computes transposed convolutions through the matmul form.
+                Form::Matmul | Form::Kernel => Some(matmul_conv::conv_transpose2d(&up, x.clone())),
+            },
+            up.weight.val(),
+        );
+        println!("{label:<36}{row}");
     }
-    // The pieces of the matmul form of the widest 3x3 layer, to see where its time goes.
-    let x = Tensor::<4>::random([8, 16, 64, 64], Distribution::Normal(0.0, 1.0), &dev);
-    let pad = time(n, || x.clone().pad((1, 1, 1, 2), burn::tensor::ops::PadMode::Constant(0.0)).sum());
-    let line = x.clone().pad((1, 1, 1, 2), burn::tensor::ops::PadMode::Constant(0.0)).reshape([8, 16, 67 * 66]);
-    let stack = time(n, || {
-        let w: Vec<Tensor<3>> = (0..9).map(|i| line.clone().narrow(2, (i / 3) * 66 + i % 3, 64 * 66)).collect();
-        Tensor::stack::<4>(w, 2).reshape([8, 144, 64 * 66]).sum()
-    });
-    let cols = Tensor::<3>::random([8, 144, 64 * 66], Distribution::Default, &dev);
-    let wm = Tensor::<3>::random([1, 16, 144], Distribution::Default, &dev);
-    let mm = time(n, || wm.clone().matmul(cols.clone()).sum());
-    let wm8 = Tensor::<3>::random([8, 16, 144], Distribution::Default, &dev);
-    let mm8 = time(n, || wm8.clone().matmul(cols.clone()).sum());
-    let w2 = Tensor::<2>::random([16, 144], Distribution::Default, &dev);
-    let cols2 = Tensor::<2>::random([144, 8 * 64 * 66], Distribution::Default, &dev);
-    let mm2 = time(n, || w2.clone().matmul(cols2.clone()).sum());
-    let s = time(n, || cols.clone().sum());
-    println!(
-        "\nmatmul form of 3x3 16->16 @64, its pieces (ms): pad {pad:.1}; the 9 shifted windows (strided views) \
-         stacked {stack:.1}; [1,16,144]x[8,144,N] {mm:.1}; [8,16,144]x[8,144,N] {mm8:.1}; [16,144]x[144,8N] {mm2:.1}; \
-         a contiguous sum over the same data {s:.1}"
-    );
     Ok(())
 }

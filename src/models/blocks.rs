@@ -28,7 +28,7 @@ impl ConvBnRelu {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.act.forward(self.bn.forward(self.conv.forward(x)))
+        self.act.forward(self.bn.forward(super::conv::forward(&self.conv, x)))
     }
 }
 

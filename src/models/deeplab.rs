@@ -60,7 +60,7 @@ impl DeepLab {
         for s in self.stages.iter().chain(self.dilated.iter()) {
             f = s.forward(f);
         }
-        let logits = self.aspp.iter().map(|branch| branch.forward(f.clone())).reduce(|a, b| a + b).expect("at least one ASPP branch");
+        let logits = self.aspp.iter().map(|branch| super::conv::forward(branch, f.clone())).reduce(|a, b| a + b).expect("at least one ASPP branch");
         let out = resize_bilinear(logits, h, w, true);
         if self.residual { out + input } else { out }
     }

@@ -113,9 +113,9 @@ impl FlawDetector {
         let [_, _, h, w] = image.dims();
         let mut x = Tensor::cat(vec![image, pred], 1);
         for (conv, norm) in self.convs.iter().zip(self.norms.iter()) {
-            x = leaky_relu(norm.forward(conv.forward(x)), 0.2);
+            x = leaky_relu(norm.forward(super::conv::forward(conv, x)), 0.2);
         }
-        let raw = self.convs[7].forward(x);
+        let raw = super::conv::forward(&self.convs[7], x);
         resize_bilinear(raw, h, w, true)
     }
 }

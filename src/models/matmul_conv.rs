@@ -18,26 +18,11 @@
 
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::tensor::Tensor;
 use burn::tensor::ops::PadMode;
-use burn::tensor::{Device, Tensor};
-use std::sync::OnceLock;
-
-/// Whether convolutions on this device go through the matmul forms. On burn-flex (the CPU)
-/// they do; on wgpu burn's own kernels run (no GPU has measured the matmul forms yet, and
-/// they keep k*k copies of each input for the backward pass). `FLAWMAP_CONV=burn` or
-/// `=matmul` forces one path everywhere (for before/after measurements in one build).
-pub fn enabled_on(device: &Device) -> bool {
-    static FORCED: OnceLock<Option<bool>> = OnceLock::new();
-    let forced = *FORCED.get_or_init(|| match std::env::var("FLAWMAP_CONV").as_deref() {
-        Ok("burn") => Some(false),
-        Ok("matmul") => Some(true),
-        _ => None,
-    });
-    forced.unwrap_or_else(|| device.clone().inner() == Device::flex())
-}
 
 /// Padding as (top, left, bottom, right), where the layer's config fixes it.
-fn explicit_padding(conv: &Conv2d) -> Option<[usize; 4]> {
+pub(crate) fn explicit_padding(conv: &Conv2d) -> Option<[usize; 4]> {
     let [_, _, kh, kw] = conv.weight.dims();
     match conv.padding {
         PaddingConfig2d::Explicit(t, l, b, r) => Some([t, l, b, r]),
@@ -69,16 +54,6 @@ pub fn supports(conv: &Conv2d) -> bool {
 pub fn faster_as_matmul(conv: &Conv2d) -> bool {
     let [_, _, k, _] = conv.weight.dims();
     k == 1 && conv.stride == [1, 1] && explicit_padding(conv) == Some([0; 4]) && conv.groups == 1
-}
-
-/// `conv.forward(x)`, through [`conv2d`] where the device allows it and it is faster.
-pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    if faster_as_matmul(conv) && enabled_on(&x.device()) { conv2d(conv, x) } else { conv.forward(x) }
-}
-
-/// `conv.forward(x)`, through [`conv_transpose2d`] where the device and the layer allow it.
-pub fn forward_transpose(conv: &ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
-    if supports_transpose(conv) && enabled_on(&x.device()) { conv_transpose2d(conv, x) } else { conv.forward(x) }
 }
 
 /// `conv.forward(x)` for a convolution [`supports`] accepts.

@@ -1,6 +1,8 @@
 //! The networks: two task-model architectures (UNet, DeepLab-style) and the flaw detector.
 
 pub mod blocks;
+pub mod conv;
+pub mod cpu_conv;
 pub mod deeplab;
 pub mod flaw_detector;
 pub mod init;

@@ -64,10 +64,10 @@ impl Unet {
         skips.pop();
         for l in (0..self.up.len()).rev() {
             let skip = skips.pop().expect("one skip per level");
-            let up = super::matmul_conv::forward_transpose(&self.up[l], h);
+            let up = super::conv::forward_transpose(&self.up[l], h);
             h = self.merge[l].forward(Tensor::cat(vec![skip, up], 1));
         }
-        let out = super::matmul_conv::forward(&self.head, h);
+        let out = super::conv::forward(&self.head, h);
         if self.residual { out + input } else { out }
     }
 }
