@@ -36,12 +36,17 @@ enum Command {
         #[arg(long)]
         resume: Option<PathBuf>,
     },
-    /// Evaluate a checkpoint on its validation split.
+    /// Evaluate a checkpoint on its validation split (or, to see how far F and the models
+    /// fit the images they learnt from, on its labelled training images).
     Eval {
         #[arg(long)]
         checkpoint: PathBuf,
         #[arg(long)]
         device: Option<String>,
+        /// Which images: `validation`, or `labeled` (the run's labelled training images,
+        /// uncropped, the split its seed drew).
+        #[arg(long, default_value = "validation")]
+        split: cli::eval::EvalSplit,
     },
     /// Time training iterations of gct, dual and suponly at the reference bench config;
     /// prints one JSON line per measurement.
@@ -103,7 +108,7 @@ fn main() -> ExitCode {
         None => serve(ServeArgs { addr: None, data_dir: None, ..Default::default() }),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Train { config, sets, device, out, resume }) => cli::train::run(&config, &sets, device.as_deref(), &out, resume),
-        Some(Command::Eval { checkpoint, device }) => cli::eval::run(&checkpoint, device.as_deref()),
+        Some(Command::Eval { checkpoint, device, split }) => cli::eval::run(&checkpoint, device.as_deref(), split),
         Some(Command::Bench(args)) => cli::bench::run(args),
         Some(Command::Study(args)) => cli::study::run(args),
     };

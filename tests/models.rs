@@ -7,7 +7,7 @@ use flawmap::config::{Algorithm, Arch, RunConfig};
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::data::shapes;
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_step, gct_task_step};
+use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_step, gct_step_timed, gct_task_step};
 use flawmap::host::to_f32;
 use flawmap::models::flaw_detector::{FlawDetector, map_size};
 use flawmap::models::{TaskNet, TaskNetSpec};
@@ -15,7 +15,7 @@ use flawmap::models::{TaskNet, TaskNetSpec};
 #[test]
 fn flaw_detector_has_the_reference_parameter_count() {
     let d = Device::flex();
-    let f = FlawDetector::new(3 + 21, 64, 5, &d);
+    let f = FlawDetector::new(3 + 21, 64, 5, false, &d);
     let n = f.num_params();
     assert!((8_285_000..8_300_000).contains(&n), "{n} parameters, reference ~8.29 M");
 }
@@ -24,12 +24,38 @@ fn flaw_detector_has_the_reference_parameter_count() {
 fn flaw_detector_output_is_one_channel_at_input_size() {
     let d = Device::flex();
     for (stages, h, w) in [(2, 64, 48), (3, 64, 48), (5, 160, 176)] {
-        let f = FlawDetector::new(3 + 4, 8, stages, &d);
+        let f = FlawDetector::new(3 + 4, 8, stages, false, &d);
         let x = Tensor::<4>::random([2, 3, h, w], Distribution::Default, &d);
         let p = Tensor::<4>::random([2, 4, h, w], Distribution::Default, &d);
         assert_eq!(f.forward(x, p).dims(), [2, 1, h, w], "stages {stages}");
     }
     assert_eq!(map_size(64, 3), 5);
+}
+
+/// F with the full-resolution branch starts as the reference F (the branch's output layer
+/// is drawn at zero, the other parameters draw the same values), and the branch then learns:
+/// one F step moves its output layer.
+#[test]
+fn the_fine_branch_starts_at_zero_and_learns() {
+    let d = Device::flex().autodiff();
+    let mut plain = RunConfig::shapes_demo(Algorithm::Gct);
+    plain.flaw_detector.ndf = 8;
+    let mut fine = plain.clone();
+    fine.flaw_detector.fine_branch = true;
+    let (a, b) = (Nets::new(&plain, &d), Nets::new(&fine, &d));
+    let x = Tensor::<4>::random([2, 3, 48, 48], Distribution::Default, &d);
+    let p = Tensor::<4>::random([2, 4, 48, 48], Distribution::Default, &d);
+    let (fa, fb) = (a.f.expect("gct has F"), b.f.expect("gct has F"));
+    assert_eq!(to_f32(fa.forward(x.clone(), p.clone())), to_f32(fb.forward(x.clone(), p.clone())));
+    let branch = fb.fine.as_ref().expect("the branch");
+    assert!(to_f32(branch.conv2.weight.val().abs().sum())[0] == 0.0);
+    assert!(to_f32(branch.conv1.weight.val().abs().sum())[0] > 0.0);
+    // One step of F's optimiser on a loss of its output moves the branch's output layer.
+    let loss = (fb.forward(x, p) - 1.0).square().mean();
+    let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &fb);
+    let mut opt = burn::optim::AdamConfig::new().init();
+    let fb = opt.step(1e-3, fb, grads);
+    assert!(to_f32(fb.fine.expect("the branch").conv2.weight.val().abs().sum())[0] > 0.0);
 }
 
 #[test]
@@ -147,4 +173,76 @@ fn gradients_are_routed_as_the_spec_says() {
     let f_after = params_of(nets.f.as_ref().unwrap());
     let frozen: Vec<String> = unchanged(&f_before, &f_after).into_iter().filter(|n| !n.ends_with("bias")).collect();
     assert_eq!(frozen, Vec::<String>::new(), "F parameters that did not learn in the F step");
+}
+
+/// `gct.fd_holdout`: the held-out labelled images are drawn once per split seed from the
+/// labelled set (leaving the task models at least one), their labels vanish from the task
+/// models' supervised loss, and F's step still learns from them.
+#[test]
+fn held_out_labels_reach_f_and_not_the_task_models() {
+    let split = Split::new(40, 0.5, 3);
+    let held = split.fd_holdout(0.25, 3);
+    assert_eq!(held.len(), 5);
+    assert!(held.iter().all(|i| split.labeled.contains(i)));
+    assert_eq!(held, split.fd_holdout(0.25, 3), "drawn by the split seed");
+    assert_ne!(held, split.fd_holdout(0.25, 4));
+    assert_eq!(Split::new(40, 1.0 / 40.0, 0).fd_holdout(0.5, 0), Vec::<usize>::new(), "one labelled image stays with the task models");
+
+    let mut config = RunConfig::shapes_demo(Algorithm::Gct);
+    config.t1.width = 8;
+    config.t2.width = 8;
+    config.flaw_detector.ndf = 8;
+    config.data.crop_size = 32;
+    let dev = Device::flex().autodiff();
+    let data = shapes::generate(16, 1, 32, true);
+    let split = Split::new(16, 0.5, 0);
+    let hb = Batcher::new(&config, &split).batch(0, &data, &config);
+    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
+    let task = config.task_spec();
+    let run = |held: &[usize]| {
+        let mut batch = DeviceBatch::upload(&hb, &dev);
+        batch.hide_from_task_models(&hb, held, &dev);
+        let mut nets = Nets::new(&config, &dev);
+        let mut opts = Optimisers::new(&config, &nets);
+        let (losses, p1, p2) = gct_task_step(&mut nets, &mut opts, &batch, &task, &hp);
+        let sup = to_f32(losses.terms[0].clone())[0];
+        let fd = to_f32(gct_flaw_step(&mut nets, &mut opts, &batch, &task, &hp, p1, p2))[0];
+        (sup, fd)
+    };
+    let labelled = &hb.items[..hb.n_labeled];
+    let (sup_all, fd_all) = run(&[]);
+    let (sup_some, _) = run(&[labelled[0]]);
+    let (sup_none, fd_none) = run(&split.labeled);
+    assert!(sup_all > 0.0 && sup_some > 0.0 && sup_some < sup_all, "hiding one image lowers the supervised loss: {sup_some} vs {sup_all}");
+    assert_eq!(sup_none, 0.0, "every labelled image hidden: no supervised signal");
+    assert_eq!(fd_none, fd_all, "F's loss does not depend on what the task models are shown");
+}
+
+/// `train.fd_steps`: F takes that many updates per iteration on the same slice; the task
+/// models' update and the reported F loss (the first update's) are those of one step.
+#[test]
+fn more_flaw_detector_steps_move_only_f_further() {
+    let mut config = RunConfig::shapes_demo(Algorithm::Gct);
+    config.t1.width = 8;
+    config.t2.width = 8;
+    config.flaw_detector.ndf = 8;
+    config.data.crop_size = 32;
+    let dev = Device::flex().autodiff();
+    let data = shapes::generate(16, 1, 32, true);
+    let split = Split::new(16, 0.5, 0);
+    let hb = Batcher::new(&config, &split).batch(0, &data, &config);
+    let batch = DeviceBatch::upload(&hb, &dev);
+    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
+    let task = config.task_spec();
+    let run = |steps: usize| {
+        let mut nets = Nets::new(&config, &dev);
+        let mut opts = Optimisers::new(&config, &nets);
+        let losses = gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, steps, &mut ());
+        (to_f32(losses.fd.expect("gct reports F's loss"))[0], params_of(&nets.t1), params_of(nets.f.as_ref().unwrap()))
+    };
+    let (fd1, t1_one, f_one) = run(1);
+    let (fd3, t1_three, f_three) = run(3);
+    assert_eq!(fd1, fd3, "the reported F loss is the first update's");
+    assert_eq!(t1_one, t1_three, "the task models take one step either way");
+    assert_ne!(f_one, f_three, "F moves further with more updates");
 }

@@ -130,7 +130,7 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
         let batch = DeviceBatch::upload(&hb, &dev);
         clock.mark("batch upload");
         let losses = match algorithm {
-            Algorithm::Gct => gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, &mut clock),
+            Algorithm::Gct => gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, 1, &mut clock),
             Algorithm::Dual => dual_step(&mut nets, &mut opts, &batch, &task, &hp),
             Algorithm::Suponly => suponly_step_timed(&mut nets, &mut opts, &batch, &task, &hp, &mut clock),
         };

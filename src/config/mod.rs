@@ -442,6 +442,10 @@ pub struct FlawDetectorConfig {
     /// at least 8 x 8 for the crop size (spec section 1, named deviation).
     #[serde(default)]
     pub stride2_stages: Option<usize>,
+    /// Add a full-resolution branch (two 3x3 convolutions on image and prediction) to the
+    /// upsampled map (named deviation; not in the reference).
+    #[serde(default)]
+    pub fine_branch: bool,
 }
 
 fn d_ndf() -> usize {
@@ -450,7 +454,7 @@ fn d_ndf() -> usize {
 
 impl Default for FlawDetectorConfig {
     fn default() -> Self {
-        Self { ndf: d_ndf(), stride2_stages: None }
+        Self { ndf: d_ndf(), stride2_stages: None, fine_branch: false }
     }
 }
 
@@ -496,6 +500,11 @@ pub struct TrainConfig {
     /// labelled images (issue 10): 5e-4 gave no gain over 3 seeds (docs/measurements.md).
     #[serde(default)]
     pub fd_weight_decay: f64,
+    /// Flaw detector: updates per iteration on the iteration's labelled slice and
+    /// predictions (spec: 1). More gives F more fitting per labelled image seen, at the cost
+    /// of an F forward and backward each.
+    #[serde(default = "d_fd_steps")]
+    pub fd_steps: usize,
     /// Poly decay power for all three schedules.
     #[serde(default = "d_poly")]
     pub poly_power: f64,
@@ -548,6 +557,9 @@ fn d_beta2() -> f64 {
 fn d_eps() -> f64 {
     1e-8
 }
+fn d_fd_steps() -> usize {
+    1
+}
 fn d_poly() -> f64 {
     0.9
 }
@@ -596,6 +608,11 @@ pub struct GctConfig {
     /// cost 2.6 mIoU at 1/8 labels over 3 seeds (docs/measurements.md); kept to reproduce it.
     #[serde(default)]
     pub fc_rampup: bool,
+    /// Share of the labelled images whose labels only F learns from (segmentation). The task
+    /// models treat them as unlabelled, so F sees the models' mistakes on images they never
+    /// fitted, as on new ones. 0 (the spec): F and the models learn from the same labels.
+    #[serde(default)]
+    pub fd_holdout: f64,
 }
 
 fn d_lambda_dc() -> f64 {
@@ -630,6 +647,7 @@ impl Default for GctConfig {
             dc_rampup_fraction: d_rampup_fraction(),
             dc_rampup_epochs: None,
             fc_rampup: false,
+            fd_holdout: 0.0,
         }
     }
 }
@@ -1001,6 +1019,7 @@ impl RunConfig {
             "train.fd_weight_decay",
             format!("must be in [0, {MAX_WEIGHT_DECAY}], got {}", t.fd_weight_decay),
         );
+        check((1..=8).contains(&t.fd_steps), "train.fd_steps", format!("must be between 1 and 8, got {}", t.fd_steps));
         check((0.0..1.0).contains(&t.fd_beta1), "train.fd_beta1", "must be in [0, 1)".into());
         check((0.0..1.0).contains(&t.fd_beta2), "train.fd_beta2", "must be in [0, 1)".into());
         check(t.fd_eps > 0.0 && t.fd_eps <= 1.0, "train.fd_eps", format!("must be in (0, 1], got {}", t.fd_eps));
@@ -1015,6 +1034,12 @@ impl RunConfig {
             check(mu > 0.0 && mu <= 1.0, "gct.mu", format!("must be in (0, 1], got {mu}"));
         }
         check(g.nu <= 4, "gct.nu", "must be at most 4".into());
+        check((0.0..=0.5).contains(&g.fd_holdout), "gct.fd_holdout", format!("must be in [0, 0.5], got {}", g.fd_holdout));
+        check(
+            g.fd_holdout == 0.0 || !self.task.is_restoration(),
+            "gct.fd_holdout",
+            format!("applies to segmentation tasks; {} learns from clean images, which cannot be hidden per pixel", self.task),
+        );
         check((0.0..=1.0).contains(&g.dc_rampup_fraction), "gct.dc_rampup_fraction", format!("must be in [0, 1], got {}", g.dc_rampup_fraction));
         if let Some(e) = g.dc_rampup_epochs {
             check((0.0..=MAX_EPOCHS as f64).contains(&e), "gct.dc_rampup_epochs", format!("must be in [0, {MAX_EPOCHS}], got {e}"));
@@ -1175,11 +1200,18 @@ mod tests {
         c.data.label_ratio = 0.0;
         c.train.batch_labeled = 0;
         c.gct.dc_threshold = 2.0;
+        c.gct.fd_holdout = 0.6;
+        c.train.fd_steps = 0;
         let errs = c.validate().unwrap_err().0;
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert!(fields.contains(&"data.label_ratio"), "{fields:?}");
-        assert!(fields.contains(&"train.batch_labeled"), "{fields:?}");
-        assert!(fields.contains(&"gct.dc_threshold"), "{fields:?}");
+        for f in ["data.label_ratio", "train.batch_labeled", "gct.dc_threshold", "gct.fd_holdout", "train.fd_steps"] {
+            assert!(fields.contains(&f), "{f} not in {fields:?}");
+        }
+        // Held-out labels are per pixel: a restoration task cannot hide its clean images.
+        let mut c = RunConfig::shapes_demo(Algorithm::Gct).with_task_defaults(TaskKind::Lowlight);
+        c.gct.fd_holdout = 0.25;
+        let errs = c.validate().unwrap_err().0;
+        assert!(errs.iter().any(|e| e.field == "gct.fd_holdout" && e.message.contains("segmentation")), "{errs:?}");
     }
 
     #[test]

@@ -35,6 +35,17 @@ impl Split {
         unlabeled.sort_unstable();
         Self { labeled, unlabeled }
     }
+
+    /// The labelled images whose labels only F learns from (`gct.fd_holdout`): round(share *
+    /// labelled), drawn by `split_seed`, always leaving the task models at least one.
+    pub fn fd_holdout(&self, share: f64, split_seed: u64) -> Vec<usize> {
+        let n_l = self.labeled.len();
+        let n = ((n_l as f64 * share).round() as usize).min(n_l.saturating_sub(1));
+        let perm = permutation(n_l, &mut stream(split_seed, &[b"fd-holdout"]));
+        let mut held: Vec<usize> = perm[..n].iter().map(|&i| self.labeled[i]).collect();
+        held.sort_unstable();
+        held
+    }
 }
 
 /// One stream of item indices, reshuffled on every pass.

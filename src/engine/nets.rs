@@ -11,6 +11,9 @@ use burn::tensor::{Device, Gradients};
 
 /// T1, T2 (gct, dual) and F (gct). Saved as one module: parameter paths start with
 /// `t1.`, `t2.` and `f.`.
+/// Path of F's full-resolution branch's last convolution (see [`Nets::new`]).
+pub const FINE_BRANCH_OUTPUT: &str = "fine.conv2";
+
 #[derive(Module, Debug)]
 pub struct Nets {
     pub t1: TaskNet,
@@ -25,8 +28,11 @@ impl Nets {
             TaskNetSpec { in_channels: 3, out_channels: config.out_channels(), residual: config.task.is_restoration(), crop_size: config.data.crop_size };
         let two = config.algorithm != Algorithm::Suponly;
         let f = (config.algorithm == Algorithm::Gct).then(|| {
-            let fd = FlawDetector::new(3 + config.out_channels(), config.flaw_detector.ndf, config.fd_stages(), device);
-            init::initialise(fd, "f", config.seed)
+            let fd = FlawDetector::new(3 + config.out_channels(), config.flaw_detector.ndf, config.fd_stages(), config.flaw_detector.fine_branch, device);
+            // The full-resolution branch starts at zero, so F starts as the reference F and
+            // the branch grows from there (drawn at full He scale it added noise F could not
+            // undo within a demo run: AUROC 0.57 against 0.68).
+            init::initialise_scaled(fd, "f", config.seed, Some((FINE_BRANCH_OUTPUT, 0.0)))
         });
         Self { t1: TaskNet::new(&config.t1, spec, "t1", config.seed, device), t2: two.then(|| TaskNet::new(&config.t2, spec, "t2", config.seed, device)), f }
     }

@@ -21,7 +21,11 @@ use burn::tensor::{Device, Tensor};
 /// The batch on the training (autodiff) device; the first `n_labeled` samples are labelled.
 pub struct DeviceBatch {
     pub input: Tensor<4>,
+    /// The labelled slice's labels: what F's target C(.) is computed from.
     pub labels: Labels,
+    /// What the task models' supervised loss reads, where it differs from `labels`
+    /// (`gct.fd_holdout`: the held-out images' labels set to ignore).
+    pub task_labels: Option<Labels>,
     pub n_labeled: usize,
 }
 
@@ -35,9 +39,31 @@ impl DeviceBatch {
             (_, Some(c)) => Labels::Clean(f32_tensor(c.clone(), [hb.n_labeled, 3, h, w], device)),
             _ => unreachable!("a training batch has labels"),
         };
-        Self { input, labels, n_labeled: hb.n_labeled }
+        Self { input, labels, task_labels: None, n_labeled: hb.n_labeled }
+    }
+
+    /// Hides the labels of the `held` items (sorted train indices) from the task models'
+    /// supervised loss; F still learns from them. Segmentation labels only.
+    pub fn hide_from_task_models(&mut self, hb: &HostBatch, held: &[usize], device: &Device) {
+        let Some(labels) = &hb.labels else { return };
+        let per = hb.height * hb.width;
+        let mut task = labels.clone();
+        for (i, item) in hb.items[..hb.n_labeled].iter().enumerate() {
+            if held.binary_search(item).is_ok() {
+                task[i * per..(i + 1) * per].fill(IGNORE_LABEL);
+            }
+        }
+        self.task_labels = Some(Labels::Classes(i32_tensor(task, [hb.n_labeled, hb.height, hb.width], device)));
+    }
+
+    /// The labels the task models learn from.
+    pub fn task_labels(&self) -> &Labels {
+        self.task_labels.as_ref().unwrap_or(&self.labels)
     }
 }
+
+/// The ignore label of segmentation masks.
+const IGNORE_LABEL: i32 = 255;
 
 /// Per-iteration hyper-parameters after the schedules.
 #[derive(Debug, Clone, Copy)]
@@ -110,8 +136,8 @@ pub fn gct_task_step_timed(
     ph.mark("flaw handler H + dc targets");
 
     let n_l = batch.n_labeled;
-    let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), &batch.labels);
-    let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), &batch.labels);
+    let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), batch.task_labels());
+    let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), batch.task_labels());
     let dc1 = dc_loss(p1, dc.t1, hp.dc_weight);
     let dc2 = dc_loss(p2, dc.t2, hp.dc_weight);
     let fc1 = fc_loss(f1, dc.fc_mask.clone(), hp.lambda_fc);
@@ -171,13 +197,26 @@ pub fn gct_flaw_step_timed(
 
 /// A whole GCT iteration: task step, then F step.
 pub fn gct_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
-    gct_step_timed(nets, opts, batch, task, hp, &mut ())
+    gct_step_timed(nets, opts, batch, task, hp, 1, &mut ())
 }
 
-/// [`gct_step`] with its phases marked.
-pub fn gct_step_timed(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, ph: &mut impl Phases) -> StepLosses {
+/// [`gct_step`] with its phases marked, and `fd_steps` F updates (`train.fd_steps`; the
+/// reported F loss is the first's, comparable with one update per iteration).
+#[allow(clippy::too_many_arguments)]
+pub fn gct_step_timed(
+    nets: &mut Nets,
+    opts: &mut Optimisers,
+    batch: &DeviceBatch,
+    task: &Task,
+    hp: &StepParams,
+    fd_steps: usize,
+    ph: &mut impl Phases,
+) -> StepLosses {
     let (mut losses, p1, p2) = gct_task_step_timed(nets, opts, batch, task, hp, ph);
-    losses.fd = Some(gct_flaw_step_timed(nets, opts, batch, task, hp, p1, p2, ph));
+    for _ in 0..fd_steps.max(1) {
+        let fd = gct_flaw_step_timed(nets, opts, batch, task, hp, p1.clone(), p2.clone(), ph);
+        losses.fd.get_or_insert(fd);
+    }
     losses
 }
 

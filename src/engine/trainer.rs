@@ -6,7 +6,7 @@ use super::evaluate::Evaluator;
 use super::events::{CheckpointInfo, Event, ModelLosses, RunInfo, StepMetrics};
 use super::nets::{Nets, Optimisers};
 use super::snapshot::{self, Probes};
-use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step, suponly_step};
+use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step_timed, suponly_step};
 use super::{RunControl, StartOptions};
 use crate::config::limits::MAX_ITERATIONS;
 use crate::config::{Algorithm, DataSource, RunConfig, TaskKind};
@@ -125,6 +125,8 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
 
     let evaluator = Evaluator { config, task, flaw, device: device.clone(), input_scores: Default::default() };
     let mut batcher = Batcher::new(config, &split);
+    // Labelled images only F learns from (gct.fd_holdout; none by default, as the spec).
+    let fd_holdout = if config.algorithm == Algorithm::Gct { split.fd_holdout(config.gct.fd_holdout, config.data.split_seed) } else { Vec::new() };
     let rampup_iters = config.rampup_iterations(ipe, total);
     let every = |n: usize| if n == 0 { ipe } else { n };
     let (eval_every, ckpt_every) = (every(config.train.eval_every), every(config.train.checkpoint_every));
@@ -144,7 +146,10 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             return Ok(Event::Stopped { step: it });
         }
         let host = batcher.batch(it, &data, config);
-        let batch = DeviceBatch::upload(&host, &train_device);
+        let mut batch = DeviceBatch::upload(&host, &train_device);
+        if !fd_holdout.is_empty() {
+            batch.hide_from_task_models(&host, &fd_holdout, &train_device);
+        }
         let r = rampup(it, rampup_iters);
         let t = &config.train;
         let hp = StepParams {
@@ -157,7 +162,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             flaw,
         };
         let losses = match config.algorithm {
-            Algorithm::Gct => gct_step(&mut nets, &mut opts, &batch, &task, &hp),
+            Algorithm::Gct => gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, config.train.fd_steps, &mut ()),
             Algorithm::Dual => dual_step(&mut nets, &mut opts, &batch, &task, &hp),
             Algorithm::Suponly => suponly_step(&mut nets, &mut opts, &batch, &task, &hp),
         };

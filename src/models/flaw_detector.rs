@@ -8,6 +8,11 @@
 //! (1 before, 2 after); [`default_stages`] picks the largest count that keeps the map
 //! before upsampling at least 8 x 8. The reference's stride-1 convs (2_1, 3_1, 4_1) keep
 //! padding 1 as in the reference. The parameter count does not depend on the strides.
+//!
+//! Optional named deviation (`flaw_detector.fine_branch`): a full-resolution branch, two 3x3
+//! convolutions on the same input (image and prediction), added to the upsampled map. The
+//! strided stack sees context but paints at most a 9 x 9 map at the demo's crop; the branch
+//! lets F place its map on the pixels themselves (docs/measurements.md, "Flaw maps").
 
 use super::blocks::resize_bilinear;
 use burn::module::Module;
@@ -83,15 +88,36 @@ pub fn default_stages(crop: usize) -> usize {
     (1..=5).rev().find(|&s| map_size(crop, s) >= 8).unwrap_or(1)
 }
 
+/// The full-resolution branch: 3x3 conv to `width` channels, LeakyReLU(0.2), 3x3 conv to 1.
+#[derive(Module, Debug)]
+pub struct FineBranch {
+    pub conv1: Conv2d,
+    pub conv2: Conv2d,
+}
+
+impl FineBranch {
+    pub fn new(in_channels: usize, width: usize, device: &Device) -> Self {
+        let conv = |cin, cout| Conv2dConfig::new([cin, cout], [3, 3]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device);
+        Self { conv1: conv(in_channels, width), conv2: conv(width, 1) }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let h = leaky_relu(super::conv::forward(&self.conv1, x), 0.2);
+        super::conv::forward(&self.conv2, h)
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct FlawDetector {
     pub convs: Vec<Conv2d>,
     pub norms: Vec<IbNorm>,
+    /// Last, so that F's other parameters draw the same initial values with or without it.
+    pub fine: Option<FineBranch>,
 }
 
 impl FlawDetector {
     /// `in_channels` = 3 + K (segmentation) or 3 + 3 (restoration).
-    pub fn new(in_channels: usize, ndf: usize, stages: usize, device: &Device) -> Self {
+    pub fn new(in_channels: usize, ndf: usize, stages: usize, fine_branch: bool, device: &Device) -> Self {
         let widths = [ndf, 2 * ndf, 2 * ndf, 4 * ndf, 4 * ndf, 8 * ndf, 8 * ndf, 1];
         let mut cin = in_channels;
         let mut convs = Vec::new();
@@ -105,18 +131,24 @@ impl FlawDetector {
             cin = cout;
         }
         let norms = widths[..7].iter().map(|&c| IbNorm::new(c, device)).collect();
-        Self { convs, norms }
+        let fine = fine_branch.then(|| FineBranch::new(in_channels, ndf, device));
+        Self { convs, norms, fine }
     }
 
     /// F(x, p): the raw flaw map at the input resolution, [N, 1, H, W].
     pub fn forward(&self, image: Tensor<4>, pred: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = image.dims();
-        let mut x = Tensor::cat(vec![image, pred], 1);
+        let input = Tensor::cat(vec![image, pred], 1);
+        let mut x = input.clone();
         for (conv, norm) in self.convs.iter().zip(self.norms.iter()) {
             x = leaky_relu(norm.forward(super::conv::forward(conv, x)), 0.2);
         }
         let raw = super::conv::forward(&self.convs[7], x);
-        resize_bilinear(raw, h, w, true)
+        let map = resize_bilinear(raw, h, w, true);
+        match &self.fine {
+            Some(fine) => map + fine.forward(input),
+            None => map,
+        }
     }
 }
 
