@@ -129,6 +129,15 @@ fn train_then_eval_a_checkpoint() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("at step 4") && stdout.contains("T2"), "{stdout}");
+    assert!(stdout.contains("(2 validation images)"), "{stdout}");
+
+    // The same checkpoint on its labelled training images: 1/8 of 16, the split its seed drew.
+    let out = flawmap().args(["eval", "--device", "cpu", "--split", "labeled", "--checkpoint"]).arg(&ckpt).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("(2 labelled training images)") && stdout.contains("F on T1"), "{stdout}");
+    let out = flawmap().args(["eval", "--split", "train", "--checkpoint"]).arg(&ckpt).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("validation, labeled"));
 }
 
 #[test]
