@@ -32,15 +32,18 @@ pub trait CpuConv: Backend {
     }
 }
 
-/// The kernel's geometry, or None where the kernel does not apply (not f32, groups) and
-/// burn's own operation runs instead.
+/// The kernel's geometry, or None where the kernel does not apply (not f32, groups, no
+/// output) and burn's own operation runs instead.
 fn geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Option<Geometry> {
     if x.dtype() != DType::F32 || weight.dtype() != DType::F32 || options.groups != 1 {
         return None;
     }
     let [batch, cin, h, w] = x.layout().shape().dims::<4>();
     let [cout, wcin, kh, kw] = weight.layout().shape().dims::<4>();
-    (wcin == cin).then_some(Geometry { batch, cin, h, w, cout, kh, kw, stride: options.stride, padding: options.padding, dilation: options.dilation })
+    // An input smaller than the dilated kernel has no output; burn's operation says so.
+    let reaches = |n: usize, (a, b): (usize, usize), d: usize, k: usize| k >= 1 && n + a + b > d * (k - 1);
+    let fits = reaches(h, options.padding[0], options.dilation[0], kh) && reaches(w, options.padding[1], options.dilation[1], kw);
+    (wcin == cin && fits).then_some(Geometry { batch, cin, h, w, cout, kh, kw, stride: options.stride, padding: options.padding, dilation: options.dilation })
 }
 
 fn f32s(t: &FlexTensor) -> FlexTensor {

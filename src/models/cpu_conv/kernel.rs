@@ -4,12 +4,18 @@
 //! own column buffer; a single image lets gemm use the threads instead.
 //!
 //! Layouts: `x` [n, cin, h, w], `weight` [cout, cin, kh, kw] read as a [cout, K] matrix
-//! with K = cin * kh * kw, columns [K, P] with P = oh * ow (row (c, i, j) holds the input
-//! pixel under kernel tap (i, j) of channel c for every output pixel), output [n, cout, oh, ow].
+//! with K = cin * kh * kw, columns [K, rows * ow] for a band of output rows (row (c, i, j)
+//! holds the input pixel under kernel tap (i, j) of channel c for every output pixel of the
+//! band), output [n, cout, oh, ow]. Bands keep the column buffer under [`CHUNK`] floats
+//! whatever the image size (a whole 321-pixel crop's columns would be ~120 MB per thread).
 
 use gemm::Parallelism;
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::ops::Range;
+
+/// Most floats in one band's column matrix (16 MiB), unless a single output row needs more.
+const CHUNK: usize = 4 << 20;
 
 /// Column buffers up to this many floats (16 MiB) stay allocated on their thread between
 /// calls: a fresh zeroed buffer per layer and image cost a tenth of an iteration in page
@@ -87,11 +93,12 @@ fn valid_range(out: usize, stride: usize, offset: isize, len: usize) -> (usize, 
     (lo as usize, hi as usize)
 }
 
-/// Visits every (column-matrix row, output row) pair with the input row it reads, or None
-/// where the tap falls in the padding; `f(col_row_slice_index, input_row_start, ox range, ix0)`.
-/// Shared by im2col and its adjoint so both walk the same geometry.
-fn for_each_tap_row(g: &Geometry, mut f: impl FnMut(usize, Option<usize>, (usize, usize), isize)) {
-    let (oh, ow) = (g.out_h(), g.out_w());
+/// Visits every (column-matrix row, output row of the band `rows`) pair with the input row
+/// it reads, or None where the tap falls in the padding; `f(column entry index, input row
+/// start, ox range, ix0)`. Shared by im2col and its adjoint so both walk the same geometry.
+fn for_each_tap_row(g: &Geometry, rows: Range<usize>, mut f: impl FnMut(usize, Option<usize>, (usize, usize), isize)) {
+    let ow = g.out_w();
+    let band = rows.len() * ow;
     for c in 0..g.cin {
         for i in 0..g.kh {
             let dy = (i * g.dilation[0]) as isize - g.padding[0].0 as isize;
@@ -99,21 +106,21 @@ fn for_each_tap_row(g: &Geometry, mut f: impl FnMut(usize, Option<usize>, (usize
                 let dx = (j * g.dilation[1]) as isize - g.padding[1].0 as isize;
                 let row = (c * g.kh + i) * g.kw + j;
                 let range = valid_range(ow, g.stride[1], dx, g.w);
-                for oy in 0..oh {
+                for (r, oy) in rows.clone().enumerate() {
                     let iy = (oy * g.stride[0]) as isize + dy;
                     let src = (iy >= 0 && (iy as usize) < g.h).then(|| (c * g.h + iy as usize) * g.w);
-                    f(row * oh * ow + oy * ow, src, range, dx);
+                    f(row * band + r * ow, src, range, dx);
                 }
             }
         }
     }
 }
 
-/// Fills `cols` [K, P] from one image.
-fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32]) {
+/// Fills `cols` [K, rows * ow] from one image, for the output rows `rows`.
+fn im2col(x: &[f32], g: &Geometry, rows: Range<usize>, cols: &mut [f32]) {
     let ow = g.out_w();
     let sx = g.stride[1];
-    for_each_tap_row(g, |dst, src, (lo, hi), dx| {
+    for_each_tap_row(g, rows, |dst, src, (lo, hi), dx| {
         let out = &mut cols[dst..dst + ow];
         let Some(src) = src else {
             out.fill(0.0);
@@ -137,9 +144,9 @@ fn im2col(x: &[f32], g: &Geometry, cols: &mut [f32]) {
 }
 
 /// The adjoint of [`im2col`]: adds each column entry back onto the input pixel it came from.
-fn col2im_add(cols: &[f32], g: &Geometry, x: &mut [f32]) {
+fn col2im_add(cols: &[f32], g: &Geometry, rows: Range<usize>, x: &mut [f32]) {
     let sx = g.stride[1];
-    for_each_tap_row(g, |src_col, dst, (lo, hi), dx| {
+    for_each_tap_row(g, rows, |src_col, dst, (lo, hi), dx| {
         let Some(dst) = dst else { return };
         if lo >= hi {
             return;
@@ -215,23 +222,39 @@ fn gemm_parallelism(g: &Geometry) -> Parallelism {
     if per_image_parallel(g) { Parallelism::None } else { Parallelism::Rayon(0) }
 }
 
+/// The output rows in bands whose column matrix holds at most `chunk` floats (at least one
+/// row per band).
+fn bands(g: &Geometry, chunk: usize) -> impl Iterator<Item = Range<usize>> {
+    let (oh, per_row) = (g.out_h(), g.k() * g.out_w());
+    let rows = (chunk / per_row.max(1)).clamp(1, oh.max(1));
+    (0..oh).step_by(rows).map(move |r| r..(r + rows).min(oh))
+}
+
 /// Forward pass: y = conv(x, weight) + bias, [n, cout, oh, ow].
 pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) -> Vec<f32> {
+    forward_in_bands(x, weight, bias, g, CHUNK)
+}
+
+fn forward_in_bands(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry, chunk: usize) -> Vec<f32> {
     assert_eq!(x.len(), g.batch * g.image_len());
     assert_eq!(weight.len(), g.cout * g.k());
     let (k, p) = (g.k(), g.p());
     let mut y = vec![0.0f32; g.output_len()];
     let par = gemm_parallelism(g);
+    let ow = g.out_w();
     let one = |(xb, yb): (&[f32], &mut [f32])| {
-        with_scratch(k * p, |cols| {
-            im2col(xb, g, cols);
-            if let Some(bias) = bias {
-                for (row, b) in yb.chunks_exact_mut(p).zip(bias) {
-                    row.fill(*b);
-                }
+        if let Some(bias) = bias {
+            for (row, b) in yb.chunks_exact_mut(p).zip(bias) {
+                row.fill(*b);
             }
-            matmul((g.cout, p, k), yb, (p, 1), bias.is_some(), weight, (k, 1), cols, (p, 1), par);
-        })
+        }
+        for rows in bands(g, chunk) {
+            let n = rows.len() * ow;
+            with_scratch(k * n, |cols| {
+                im2col(xb, g, rows.clone(), cols);
+                matmul((g.cout, n, k), &mut yb[rows.start * ow..], (p, 1), bias.is_some(), weight, (k, 1), cols, (n, 1), par);
+            })
+        }
     };
     let (xs, ys) = (g.image_len(), g.cout * p);
     if per_image_parallel(g) {
@@ -245,15 +268,23 @@ pub fn forward(x: &[f32], weight: &[f32], bias: Option<&[f32]>, g: &Geometry) ->
 /// Gradient of the loss with respect to the weight, [cout, cin, kh, kw], from the input and
 /// the output's gradient: sum over images of grad [cout, P] x cols^T [P, K].
 pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
+    weight_grad_in_bands(x, grad, g, CHUNK)
+}
+
+fn weight_grad_in_bands(x: &[f32], grad: &[f32], g: &Geometry, chunk: usize) -> Vec<f32> {
     assert_eq!(x.len(), g.batch * g.image_len());
     assert_eq!(grad.len(), g.output_len());
     let (k, p) = (g.k(), g.p());
     let par = gemm_parallelism(g);
+    let ow = g.out_w();
     let one = |acc: &mut Vec<f32>, (xb, gb): (&[f32], &[f32])| {
-        with_scratch(k * p, |cols| {
-            im2col(xb, g, cols);
-            matmul((g.cout, k, p), acc, (k, 1), true, gb, (p, 1), cols, (1, p), par);
-        })
+        for rows in bands(g, chunk) {
+            let n = rows.len() * ow;
+            with_scratch(k * n, |cols| {
+                im2col(xb, g, rows.clone(), cols);
+                matmul((g.cout, k, n), acc, (k, 1), true, &gb[rows.start * ow..], (p, 1), cols, (1, n), par);
+            })
+        }
     };
     let (xs, gs) = (g.image_len(), g.cout * p);
     if per_image_parallel(g) {
@@ -283,16 +314,24 @@ pub fn weight_grad(x: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
 /// Gradient with respect to the input, [n, cin, h, w]: per image, cols = weight^T [K, cout] x
 /// grad [cout, P], added back onto the pixels they were read from.
 pub fn input_grad(weight: &[f32], grad: &[f32], g: &Geometry) -> Vec<f32> {
+    input_grad_in_bands(weight, grad, g, CHUNK)
+}
+
+fn input_grad_in_bands(weight: &[f32], grad: &[f32], g: &Geometry, chunk: usize) -> Vec<f32> {
     assert_eq!(weight.len(), g.cout * g.k());
     assert_eq!(grad.len(), g.output_len());
     let (k, p) = (g.k(), g.p());
     let mut gx = vec![0.0f32; g.batch * g.image_len()];
     let par = gemm_parallelism(g);
+    let ow = g.out_w();
     let one = |(gxb, gb): (&mut [f32], &[f32])| {
-        with_scratch(k * p, |cols| {
-            matmul((k, p, g.cout), cols, (p, 1), false, weight, (1, k), gb, (p, 1), par);
-            col2im_add(cols, g, gxb);
-        })
+        for rows in bands(g, chunk) {
+            let n = rows.len() * ow;
+            with_scratch(k * n, |cols| {
+                matmul((k, n, g.cout), cols, (n, 1), false, weight, (1, k), &gb[rows.start * ow..], (p, 1), par);
+                col2im_add(cols, g, rows.clone(), gxb);
+            })
+        }
     };
     let (xs, gs) = (g.image_len(), g.cout * p);
     if per_image_parallel(g) {
@@ -384,8 +423,11 @@ mod tests {
             for (i, v) in want.iter_mut().enumerate() {
                 *v += bias[(i / p) % g.cout];
             }
-            close(&forward(&x, &w, Some(&bias), &g), &want);
-            close(&forward(&x, &w, None, &g), &naive(&x, &w, &g));
+            for chunk in [CHUNK, 1] {
+                // CHUNK: one band per image here; 1: one output row per band.
+                close(&forward_in_bands(&x, &w, Some(&bias), &g, chunk), &want);
+                close(&forward_in_bands(&x, &w, None, &g, chunk), &naive(&x, &w, &g));
+            }
         }
     }
 
@@ -402,6 +444,9 @@ mod tests {
             let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(a, b)| a * b).sum::<f32>();
             let gx = input_grad(&w, &r, &g);
             let gw = weight_grad(&x, &r, &g);
+            // In one-row bands: the same sums, in another order.
+            close(&input_grad_in_bands(&w, &r, &g, 1), &gx);
+            close(&weight_grad_in_bands(&x, &r, &g, 1), &gw);
             let mut e = vec![0.0; x.len()];
             for i in 0..x.len() {
                 e[i] = 1.0;
