@@ -142,8 +142,17 @@ fn unchanged(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> Vec<String> 
     a.iter().zip(b).filter(|(x, y)| x.1 == y.1).map(|(x, _)| x.0.clone()).collect()
 }
 
-#[test]
-fn gradients_are_routed_as_the_spec_says() {
+/// A GCT setup small enough for single steps: width-8 nets, 32-pixel crops, 8 of 16
+/// shapes images labelled, the first batch, the demo's step parameters.
+struct Tiny {
+    config: RunConfig,
+    dev: Device,
+    split: Split,
+    hb: flawmap::data::batches::HostBatch,
+    hp: StepParams,
+}
+
+fn tiny() -> Tiny {
     let mut config = RunConfig::shapes_demo(Algorithm::Gct);
     config.t1.width = 8;
     config.t2.width = 8;
@@ -153,10 +162,16 @@ fn gradients_are_routed_as_the_spec_says() {
     let data = shapes::generate(16, 1, 32, true);
     let split = Split::new(16, 0.5, 0);
     let hb = Batcher::new(&config, &split).batch(0, &data, &config);
+    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
+    Tiny { config, dev, split, hb, hp }
+}
+
+#[test]
+fn gradients_are_routed_as_the_spec_says() {
+    let Tiny { config, dev, hb, hp, split: _ } = tiny();
     let batch = DeviceBatch::upload(&hb, &dev);
     let mut nets = Nets::new(&config, &dev);
     let mut opts = Optimisers::new(&config, &nets);
-    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
     let task = config.task_spec();
     let f_before = params_of(nets.f.as_ref().unwrap());
     let t1_before = params_of(&nets.t1);
@@ -188,16 +203,7 @@ fn held_out_labels_reach_f_and_not_the_task_models() {
     assert_ne!(held, split.fd_holdout(0.25, 4));
     assert_eq!(Split::new(40, 1.0 / 40.0, 0).fd_holdout(0.5, 0), Vec::<usize>::new(), "one labelled image stays with the task models");
 
-    let mut config = RunConfig::shapes_demo(Algorithm::Gct);
-    config.t1.width = 8;
-    config.t2.width = 8;
-    config.flaw_detector.ndf = 8;
-    config.data.crop_size = 32;
-    let dev = Device::flex().autodiff();
-    let data = shapes::generate(16, 1, 32, true);
-    let split = Split::new(16, 0.5, 0);
-    let hb = Batcher::new(&config, &split).batch(0, &data, &config);
-    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
+    let Tiny { config, dev, hb, hp, split } = tiny();
     let task = config.task_spec();
     let run = |held: &[usize]| {
         let mut batch = DeviceBatch::upload(&hb, &dev);
@@ -222,17 +228,8 @@ fn held_out_labels_reach_f_and_not_the_task_models() {
 /// models' update and the reported F loss (the first update's) are those of one step.
 #[test]
 fn more_flaw_detector_steps_move_only_f_further() {
-    let mut config = RunConfig::shapes_demo(Algorithm::Gct);
-    config.t1.width = 8;
-    config.t2.width = 8;
-    config.flaw_detector.ndf = 8;
-    config.data.crop_size = 32;
-    let dev = Device::flex().autodiff();
-    let data = shapes::generate(16, 1, 32, true);
-    let split = Split::new(16, 0.5, 0);
-    let hb = Batcher::new(&config, &split).batch(0, &data, &config);
+    let Tiny { config, dev, hb, hp, split: _ } = tiny();
     let batch = DeviceBatch::upload(&hb, &dev);
-    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
     let task = config.task_spec();
     let run = |steps: usize| {
         let mut nets = Nets::new(&config, &dev);
