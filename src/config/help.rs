@@ -48,7 +48,7 @@ pub const FIELDS: &[FieldHelp] = &[
     h("t2.depth", "Resolution levels of T2.", None),
     h("flaw_detector.ndf", "The flaw detector's base width.", Some("64")),
     h("flaw_detector.stride2_stages", "Stride-2 convolutions in F; empty: as many as keep its map at least 8 x 8 for the crop.", Some("5")),
-    h("flaw_detector.fine_branch", "Add a full-resolution branch (two 3 x 3 convolutions) to F's upsampled map, so it can mark single pixels.", Some("off")),
+    h("flaw_detector.fine_branch", "Add a full-resolution branch (two 3x3 convolutions) to F's map, to mark single pixels (an experiment).", None),
     h("train.batch_labeled", "Labelled crops per iteration.", Some("8")),
     h("train.batch_unlabeled", "Unlabelled crops per iteration (GCT, dual).", Some("8")),
     h("train.epochs", "Length in passes over the longer of the labelled and unlabelled streams.", Some("20 at 1/8 labels")),
@@ -64,7 +64,7 @@ pub const FIELDS: &[FieldHelp] = &[
     h("train.fd_beta2", "Flaw detector's Adam beta 2.", None),
     h("train.fd_eps", "Flaw detector's Adam epsilon.", None),
     h("train.fd_weight_decay", "Flaw detector's L2 weight decay (an experiment; the paper has none).", None),
-    h("train.fd_steps", "Flaw detector updates per iteration, on the same labelled slice (an experiment; the paper has 1).", Some("1")),
+    h("train.fd_steps", "Flaw detector updates per iteration, on the same labelled slice (an experiment; the paper has 1).", None),
     h("train.poly_power", "Power of the poly learning-rate decay of all three models.", None),
     h("train.eval_every", "Evaluate on the validation images every this many iterations (0: once per epoch).", None),
     h("train.vis_every", "Save the probe images' flaw maps, outputs and masks every this many iterations (0: never).", None),
@@ -82,7 +82,7 @@ pub const FIELDS: &[FieldHelp] = &[
     h("gct.dc_rampup_fraction", "Share of the run over which lambda_dc ramps up (used when dc_rampup_epochs is empty).", Some("3 of 20 epochs (0.15)")),
     h("gct.dc_rampup_epochs", "The ramp-up in epochs, as the paper counts it; replaces the fraction when set.", Some("3")),
     h("gct.fc_rampup", "Ramp lambda_fc up with lambda_dc (an experiment; the paper does not).", None),
-    h("gct.fd_holdout", "Share of the labelled images only F learns from; the task models treat them as unlabelled (segmentation).", Some("0")),
+    h("gct.fd_holdout", "Share of the labelled images only F learns from, unlabelled for the task models (an experiment).", None),
 ];
 
 /// Where `key` comes in the form: the order of [`FIELDS`] (unknown keys last).
