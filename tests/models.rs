@@ -7,7 +7,7 @@ use flawmap::config::{Algorithm, Arch, RunConfig};
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::data::shapes;
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_step, gct_step_timed, gct_task_step};
+use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_step, gct_step, gct_task_step};
 use flawmap::host::to_f32;
 use flawmap::models::flaw_detector::{FlawDetector, map_size};
 use flawmap::models::{TaskNet, TaskNetSpec};
@@ -162,7 +162,8 @@ fn tiny() -> Tiny {
     let data = shapes::generate(16, 1, 32, true);
     let split = Split::new(16, 0.5, 0);
     let hb = Batcher::new(&config, &split).batch(0, &data, &config);
-    let hp = StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, flaw: config.flaw_params() };
+    let hp =
+        StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, fd_steps: 1, flaw: config.flaw_params() };
     Tiny { config, dev, split, hb, hp }
 }
 
@@ -234,7 +235,7 @@ fn more_flaw_detector_steps_move_only_f_further() {
     let run = |steps: usize| {
         let mut nets = Nets::new(&config, &dev);
         let mut opts = Optimisers::new(&config, &nets);
-        let losses = gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, steps, &mut ());
+        let losses = gct_step(&mut nets, &mut opts, &batch, &task, &StepParams { fd_steps: steps, ..hp });
         (to_f32(losses.fd.expect("gct reports F's loss"))[0], params_of(&nets.t1), params_of(nets.f.as_ref().unwrap()))
     };
     let (fd1, t1_one, f_one) = run(1);

@@ -114,6 +114,7 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
         dc_weight: config.gct.lambda_dc as f32,
         lambda_fc: config.gct.lambda_fc as f32,
         fd_scale: config.gct.fd_scale as f32,
+        fd_steps: config.train.fd_steps,
         flaw: config.flaw_params(),
     };
     let mut times = Vec::new();
@@ -130,7 +131,7 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
         let batch = DeviceBatch::upload(&hb, &dev);
         clock.mark("batch upload");
         let losses = match algorithm {
-            Algorithm::Gct => gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, 1, &mut clock),
+            Algorithm::Gct => gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, &mut clock),
             Algorithm::Dual => dual_step(&mut nets, &mut opts, &batch, &task, &hp),
             Algorithm::Suponly => suponly_step_timed(&mut nets, &mut opts, &batch, &task, &hp, &mut clock),
         };

@@ -75,6 +75,8 @@ pub struct StepParams {
     pub dc_weight: f32,
     pub lambda_fc: f32,
     pub fd_scale: f32,
+    /// F updates per iteration on the same slice (`train.fd_steps`; the spec's is 1).
+    pub fd_steps: usize,
     pub flaw: FlawParams,
 }
 
@@ -197,23 +199,14 @@ pub fn gct_flaw_step_timed(
 
 /// A whole GCT iteration: task step, then F step.
 pub fn gct_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
-    gct_step_timed(nets, opts, batch, task, hp, 1, &mut ())
+    gct_step_timed(nets, opts, batch, task, hp, &mut ())
 }
 
-/// [`gct_step`] with its phases marked, and `fd_steps` F updates (`train.fd_steps`; the
-/// reported F loss is the first's, comparable with one update per iteration).
-#[allow(clippy::too_many_arguments)]
-pub fn gct_step_timed(
-    nets: &mut Nets,
-    opts: &mut Optimisers,
-    batch: &DeviceBatch,
-    task: &Task,
-    hp: &StepParams,
-    fd_steps: usize,
-    ph: &mut impl Phases,
-) -> StepLosses {
+/// [`gct_step`] with its phases marked. F takes `hp.fd_steps` updates; the reported F loss
+/// is the first's, comparable with one update per iteration.
+pub fn gct_step_timed(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, ph: &mut impl Phases) -> StepLosses {
     let (mut losses, p1, p2) = gct_task_step_timed(nets, opts, batch, task, hp, ph);
-    for _ in 0..fd_steps.max(1) {
+    for _ in 0..hp.fd_steps.max(1) {
         let fd = gct_flaw_step_timed(nets, opts, batch, task, hp, p1.clone(), p2.clone(), ph);
         losses.fd.get_or_insert(fd);
     }

@@ -6,7 +6,7 @@ use super::evaluate::Evaluator;
 use super::events::{CheckpointInfo, Event, ModelLosses, RunInfo, StepMetrics};
 use super::nets::{Nets, Optimisers};
 use super::snapshot::{self, Probes};
-use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step_timed, suponly_step};
+use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step, suponly_step};
 use super::{RunControl, StartOptions};
 use crate::config::limits::MAX_ITERATIONS;
 use crate::config::{Algorithm, DataSource, RunConfig, TaskKind};
@@ -159,10 +159,11 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             dc_weight: (config.gct.lambda_dc * r) as f32,
             lambda_fc: (config.gct.lambda_fc * if config.gct.fc_rampup { r } else { 1.0 }) as f32,
             fd_scale: config.gct.fd_scale as f32,
+            fd_steps: t.fd_steps,
             flaw,
         };
         let losses = match config.algorithm {
-            Algorithm::Gct => gct_step_timed(&mut nets, &mut opts, &batch, &task, &hp, config.train.fd_steps, &mut ()),
+            Algorithm::Gct => gct_step(&mut nets, &mut opts, &batch, &task, &hp),
             Algorithm::Dual => dual_step(&mut nets, &mut opts, &batch, &task, &hp),
             Algorithm::Suponly => suponly_step(&mut nets, &mut opts, &batch, &task, &hp),
         };

@@ -46,10 +46,6 @@ fn geometry(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> Op
     (wcin == cin && fits).then_some(Geometry { batch, cin, h, w, cout, kh, kw, stride: options.stride, padding: options.padding, dilation: options.dilation })
 }
 
-fn f32s(t: &FlexTensor) -> FlexTensor {
-    t.to_contiguous()
-}
-
 fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
@@ -57,21 +53,21 @@ fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 impl CpuConv for Flex {
     fn cpu_conv2d(x: FlexTensor, weight: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         let Some(g) = geometry(&x, &weight, &options) else { return Flex::conv2d(x, weight, None, options) };
-        let (x, weight) = (f32s(&x), f32s(&weight));
+        let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
         let y = kernel::forward(x.as_slice().expect("contiguous"), weight.as_slice().expect("contiguous"), None, &g);
         tensor(y, [g.batch, g.cout, g.out_h(), g.out_w()])
     }
 
     fn cpu_conv2d_input_grad(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         let Some(g) = geometry(&x, &weight, &options) else { return Flex::conv2d_x_backward(x, weight, output_grad, options) };
-        let (weight, grad) = (f32s(&weight), f32s(&output_grad));
+        let (weight, grad) = (weight.to_contiguous(), output_grad.to_contiguous());
         let gx = kernel::input_grad(weight.as_slice().expect("contiguous"), grad.as_slice().expect("contiguous"), &g);
         tensor(gx, [g.batch, g.cin, g.h, g.w])
     }
 
     fn cpu_conv2d_weight_grad(x: FlexTensor, weight: FlexTensor, output_grad: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         let Some(g) = geometry(&x, &weight, &options) else { return Flex::conv2d_weight_backward(x, weight, output_grad, options) };
-        let (x, grad) = (f32s(&x), f32s(&output_grad));
+        let (x, grad) = (x.to_contiguous(), output_grad.to_contiguous());
         let gw = kernel::weight_grad(x.as_slice().expect("contiguous"), grad.as_slice().expect("contiguous"), &g);
         tensor(gw, [g.cout, g.cin, g.kh, g.kw])
     }

@@ -15,12 +15,9 @@ use std::cell::RefCell;
 use std::ops::Range;
 
 /// Most floats in one band's column matrix (16 MiB), unless a single output row needs more.
+/// A buffer of this size stays allocated on each thread between calls: a fresh zeroed one
+/// per layer and image cost a tenth of an iteration in page faults and memsets.
 const CHUNK: usize = 4 << 20;
-
-/// Column buffers up to this many floats (16 MiB) stay allocated on their thread between
-/// calls: a fresh zeroed buffer per layer and image cost a tenth of an iteration in page
-/// faults and memsets. Larger ones (big validation images) are freed after use.
-const KEPT_SCRATCH: usize = 4 << 20;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -30,14 +27,15 @@ thread_local! {
 /// it whole), this thread's kept buffer where it is free.
 fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut kept) if len <= KEPT_SCRATCH => {
+        Ok(mut kept) if len <= CHUNK => {
             if kept.len() < len {
                 kept.resize(len, 0.0);
             }
             f(&mut kept[..len])
         }
-        // Too big to keep, or already in use further up this thread's stack (rayon may run
-        // another image's work on a thread that waits inside a parallel gemm).
+        // A single output row wider than a band, or the buffer already in use further up this
+        // thread's stack (rayon may run another image's work on a thread that waits inside a
+        // parallel gemm).
         _ => f(&mut vec![0.0; len]),
     })
 }

@@ -18,7 +18,7 @@ pub mod kernel;
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
-pub use backends::CpuConv;
+use backends::CpuConv;
 
 /// Whether [`conv2d`] computes this layer: no groups, and a padding the layer fixes.
 pub fn supports(conv: &Conv2d) -> bool {
