@@ -48,6 +48,25 @@ enum Command {
         #[arg(long, default_value = "validation")]
         split: cli::eval::EvalSplit,
     },
+    /// Train a GCT checkpoint's flaw detector alone against its frozen task models, scoring
+    /// it on the validation and labelled images as it goes: is F limited by its training
+    /// budget or by what its labelled images teach?
+    RefitFlaw {
+        #[arg(long)]
+        checkpoint: PathBuf,
+        #[arg(long)]
+        device: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        iterations: usize,
+        #[arg(long, default_value_t = 200)]
+        eval_every: usize,
+        /// F's starting learning rate (poly decay over the iterations); the run's when unset.
+        #[arg(long)]
+        fd_lr: Option<f64>,
+        /// Start F from a fresh initialisation instead of the checkpoint's F.
+        #[arg(long)]
+        fresh: bool,
+    },
     /// Time training iterations of gct, dual and suponly at the reference bench config;
     /// prints one JSON line per measurement.
     Bench(cli::bench::BenchArgs),
@@ -109,6 +128,9 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Train { config, sets, device, out, resume }) => cli::train::run(&config, &sets, device.as_deref(), &out, resume),
         Some(Command::Eval { checkpoint, device, split }) => cli::eval::run(&checkpoint, device.as_deref(), split),
+        Some(Command::RefitFlaw { checkpoint, device, iterations, eval_every, fd_lr, fresh }) => {
+            cli::refit::run(cli::refit::RefitArgs { checkpoint: &checkpoint, device: device.as_deref(), iterations, eval_every, fd_lr, fresh })
+        }
         Some(Command::Bench(args)) => cli::bench::run(args),
         Some(Command::Study(args)) => cli::study::run(args),
     };

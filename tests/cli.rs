@@ -130,6 +130,7 @@ fn train_then_eval_a_checkpoint() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("at step 4") && stdout.contains("T2"), "{stdout}");
     assert!(stdout.contains("(2 validation images)"), "{stdout}");
+    assert!(stdout.contains("C at F's map T1"), "{stdout}");
 
     // The same checkpoint on its labelled training images: 1/8 of 16, the split its seed drew.
     let out = flawmap().args(["eval", "--device", "cpu", "--split", "labeled", "--checkpoint"]).arg(&ckpt).output().unwrap();
@@ -138,6 +139,18 @@ fn train_then_eval_a_checkpoint() {
     assert!(stdout.contains("(2 labelled training images)") && stdout.contains("F on T1"), "{stdout}");
     let out = flawmap().args(["eval", "--split", "train", "--checkpoint"]).arg(&ckpt).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("validation, labeled"));
+
+    // F refitted alone against the frozen models: a row before, one per --eval-every and one
+    // at the end; the models' confidence stays, F's loss against C(.) moves.
+    let out = flawmap().args(["refit-flaw", "--device", "cpu", "--iterations", "3", "--eval-every", "2", "--checkpoint"]).arg(&ckpt).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Vec<&str>> =
+        stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|r| r.len() == 6 && r[0].parse::<usize>().is_ok()).collect();
+    assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["0", "2", "3"], "{stdout}");
+    assert!(rows.iter().all(|r| r[3] == rows[0][3]), "the models' confidence moved: {stdout}");
+    assert_ne!(rows[0][4], rows[2][4], "F did not change: {stdout}");
+    assert_eq!(rows[0][1], "-");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_ops;
 pub mod eval;
+pub mod refit;
 pub mod study;
 pub mod table;
 pub mod train;

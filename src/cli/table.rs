@@ -31,7 +31,8 @@ pub fn print_eval(report: &EvalReport) {
 }
 
 /// How well each score ranks each model's wrong pixels: F, the model's own confidence (the
-/// baseline F must beat) and C(.) (F's target, computed from the labels: its ceiling).
+/// baseline F must beat), C(.) (F's target, computed from the labels: its ceiling) and C(.)
+/// at the size of F's map before upsampling (the ceiling F's geometry leaves).
 fn print_rankings(report: &EvalReport) {
     let rows: Vec<(String, &Ranking)> = report
         .models
@@ -40,7 +41,13 @@ fn print_rankings(report: &EvalReport) {
         .flat_map(|(i, m)| {
             let f = report.flaw.as_ref().and_then(|f| if i == 0 { f.ranking_t1.as_ref() } else { f.ranking_t2.as_ref() });
             let t = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_t1.as_ref() } else { f.target_t2.as_ref() });
-            [(format!("F on {}", m.model), f), (format!("{} confidence", m.model), m.confidence.as_ref()), (format!("C(.) on {}", m.model), t)]
+            let coarse = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_coarse_t1.as_ref() } else { f.target_coarse_t2.as_ref() });
+            [
+                (format!("F on {}", m.model), f),
+                (format!("{} confidence", m.model), m.confidence.as_ref()),
+                (format!("C(.) on {}", m.model), t),
+                (format!("C at F's map {}", m.model), coarse),
+            ]
         })
         .filter_map(|(name, r)| Some((name, r?)))
         .collect();

@@ -17,10 +17,12 @@ use crate::metrics::restoration::{psnr, ssim};
 use crate::metrics::saliency::SodAcc;
 use crate::metrics::segmentation::Confusion;
 use crate::models::TaskNet;
-use crate::models::flaw_detector::FlawDetector;
+use crate::models::blocks::resize_bilinear;
+use crate::models::flaw_detector::{FlawDetector, map_size};
 use crate::rng::stream;
 use crate::task::{Labels, Task};
 use burn::module::Module;
+use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Device, Tensor};
 
 struct ModelAcc {
@@ -48,6 +50,14 @@ fn crop_chw(data: &[f32], c: usize, full: (usize, usize), valid: (usize, usize))
         }
     }
     out
+}
+
+/// A map [N, 1, H, W] as F's strided stack can paint it: averaged onto F's map size before
+/// upsampling (for `stages` stride-2 stages) and upsampled back the way F's map is.
+pub fn at_map_resolution(map: Tensor<4>, stages: usize) -> Tensor<4> {
+    let [_, _, h, w] = map.dims();
+    let (mh, mw) = (map_size(h, stages).max(1), map_size(w, stages).max(1));
+    resize_bilinear(adaptive_avg_pool2d(map, [mh, mw]), h, w, true)
 }
 
 pub struct Evaluator<'a> {
@@ -95,6 +105,7 @@ impl Evaluator<'_> {
         let mut fd_loss = [0.0f64; 2];
         let mut f_rank: [RankingAcc; 2] = Default::default();
         let mut target_rank: [RankingAcc; 2] = Default::default();
+        let mut coarse_rank: [RankingAcc; 2] = Default::default();
         let mut conf_rank: [RankingAcc; 2] = Default::default();
         let mut sod: [SodAcc; 2] = Default::default();
         let mut calibration: [CalibrationAcc; 2] = Default::default();
@@ -154,10 +165,12 @@ impl Evaluator<'_> {
                     let raw = f.forward(valid(x.clone()), pv.clone());
                     let target = flaw_target(pv, valid(self.task.label_as_pred(&labels)), &self.flaw);
                     fd_loss[m] += to_f32((raw.clone() - target.clone()).square().mean())[0] as f64;
+                    let coarse = to_f32(at_map_resolution(target.clone(), self.config.fd_stages()));
                     let (raw, target) = (to_f32(raw), to_f32(target));
                     f_rank[m].add_image(&pick(&raw), &wrong);
                     calibration[m].add(&pick(&raw), &wrong);
                     target_rank[m].add_image(&pick(&target), &wrong);
+                    coarse_rank[m].add_image(&pick(&coarse), &wrong);
                 }
                 preds.push(pred);
                 wrongs.push(wrong);
@@ -215,6 +228,8 @@ impl Evaluator<'_> {
                 ranking_t2: Some(r2),
                 target_t1: Some(target_rank[0].finish()),
                 target_t2: Some(target_rank[1].finish()),
+                target_coarse_t1: Some(coarse_rank[0].finish()),
+                target_coarse_t2: Some(coarse_rank[1].finish()),
                 calibration_t1: calibration[0].finish(),
                 calibration_t2: calibration[1].finish(),
             }
@@ -225,5 +240,29 @@ impl Evaluator<'_> {
         let mut report = EvalReport { step, epoch, models: model_evals, flaw, agreement, best: false, flaw_verdict: None, input_scores };
         report.flaw_verdict = report.verdict();
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_map_resolution;
+    use crate::host::{f32_tensor, to_f32};
+    use crate::models::flaw_detector::map_size;
+    use burn::tensor::Device;
+
+    #[test]
+    fn a_map_at_fs_resolution_keeps_its_mean_level_and_loses_single_pixels() {
+        let device = Device::flex();
+        let flat = to_f32(at_map_resolution(f32_tensor(vec![0.25; 48 * 48], [1, 1, 48, 48], &device), 2));
+        assert!(flat.iter().all(|v| (v - 0.25).abs() < 1e-5));
+        // One hot pixel: at 2 stride-2 stages F's map is 9 x 9 (pooling windows of 6 or 7
+        // pixels a side), so the pixel's value is spread over its cell and its neighbours'.
+        assert_eq!(map_size(48, 2), 9);
+        let mut spike = vec![0.0; 48 * 48];
+        spike[20 * 48 + 20] = 1.0;
+        let coarse = to_f32(at_map_resolution(f32_tensor(spike, [1, 1, 48, 48], &device), 2));
+        let peak = coarse.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        assert!(peak > 0.0 && peak <= 1.0 / 36.0 + 1e-6, "peak {peak}");
+        assert!(coarse.iter().filter(|&&v| v > 0.0).count() > 36);
     }
 }

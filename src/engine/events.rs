@@ -132,6 +132,13 @@ pub struct FlawEval {
     pub target_t1: Option<Ranking>,
     #[serde(default)]
     pub target_t2: Option<Ranking>,
+    /// C(.) averaged onto F's map before upsampling and upsampled as F's map is: what F
+    /// could score at its own resolution if it regressed C perfectly (the ceiling F's
+    /// geometry leaves; at a small crop F's map is a few pixels wide).
+    #[serde(default)]
+    pub target_coarse_t1: Option<Ranking>,
+    #[serde(default)]
+    pub target_coarse_t2: Option<Ranking>,
     /// F's map read as the probability of a mistake: reliability diagram and calibration error.
     #[serde(default)]
     pub calibration_t1: Option<Calibration>,

@@ -16,6 +16,8 @@ pub struct Diagnostics {
     /// confidence (mean over T1 and T2), and F's target C(.) as the ceiling of F's regression.
     pub confidence_auroc_last: Option<f64>,
     pub target_auroc_last: Option<f64>,
+    /// C(.) averaged onto F's map before upsampling: the ceiling F's resolution leaves.
+    pub target_coarse_auroc_last: Option<f64>,
     /// F's mean per-image AUROC at the last evaluation (its scale is set per image).
     pub image_auroc_last: Option<f64>,
     /// Share of the wrong pixels in the top decile of F's map and of the models' own
@@ -89,6 +91,7 @@ impl Diagnostics {
             auroc_last: evals.iter().rev().find_map(auroc),
             confidence_auroc_last: last_mean(evals, |e| confidence_of(e, |r| r.auroc)),
             target_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.target_t1, &f.target_t2], |r| r.auroc)),
+            target_coarse_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.target_coarse_t1, &f.target_coarse_t2], |r| r.auroc)),
             top_decile_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.top_decile)),
             confidence_top_decile_last: last_mean(evals, |e| confidence_of(e, |r| r.top_decile)),
             image_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.image_auroc)),
@@ -139,6 +142,14 @@ impl Diagnostics {
         {
             notes.push(format!(
                 "Even F's target C(.) only reaches AUROC {t:.2}: its blur is wide for this crop, so a perfect F could not separate the mistakes much better."
+            ));
+        }
+        if let (Some(a), Some(t), Some(coarse)) = (self.auroc_last, self.target_auroc_last, self.target_coarse_auroc_last)
+            && t - coarse > 0.05
+            && a < coarse
+        {
+            notes.push(format!(
+                "F's map is coarse for this crop: its target C(.) ranks the mistakes at {t:.2}, but only at {coarse:.2} once averaged onto F's map before upsampling; fewer stride-2 stages (flaw_detector.stride2_stages) give F a finer map."
             ));
         }
         // Large dc masks are normal (wherever F rates the other model's prediction even
@@ -234,6 +245,8 @@ mod tests {
                 ranking_t2: None,
                 target_t1: None,
                 target_t2: None,
+                target_coarse_t1: None,
+                target_coarse_t2: None,
                 calibration_t1: None,
                 calibration_t2: None,
             }),
@@ -296,6 +309,27 @@ mod tests {
         // The same run with a stronger F: no note.
         e.models[0].confidence = ranking(0.7);
         e.models[1].confidence = ranking(0.75);
+        assert!(Diagnostics::from_history(&ok, &[e], true).notes.is_empty());
+    }
+
+    #[test]
+    fn names_a_flaw_map_too_coarse_for_its_target() {
+        let ranking = |a: f64| Some(Ranking { auroc: Some(a), image_auroc: None, top_decile: None });
+        let ok: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
+        let mut e = eval(0.7, 0.7); // F: 0.70 for both
+        for m in &mut e.models {
+            m.confidence = ranking(0.6);
+        }
+        let f = e.flaw.as_mut().unwrap();
+        (f.target_t1, f.target_t2) = (ranking(0.95), ranking(0.95));
+        (f.target_coarse_t1, f.target_coarse_t2) = (ranking(0.8), ranking(0.82));
+        let d = Diagnostics::from_history(&ok, &[e.clone()], true);
+        assert!((d.target_coarse_auroc_last.unwrap() - 0.81).abs() < 1e-12);
+        assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
+        assert!(d.notes[0].contains("at 0.81 once averaged onto F's map") && d.notes[0].contains("stride2_stages"), "{:?}", d.notes);
+        // A map fine enough for its target (the demo's: 0.95 against 0.93): no note.
+        let f = e.flaw.as_mut().unwrap();
+        (f.target_coarse_t1, f.target_coarse_t2) = (ranking(0.93), ranking(0.93));
         assert!(Diagnostics::from_history(&ok, &[e], true).notes.is_empty());
     }
 }

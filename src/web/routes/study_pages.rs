@@ -232,7 +232,10 @@ async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Q
                 status: d.status,
                 auroc: format!("{} → {}", opt(g.auroc_first, |v| format!("{v:.3}")), opt(g.auroc_last, |v| format!("{v:.3}"))),
                 confidence: opt(g.confidence_auroc_last, |v| format!("{v:.3}")),
-                target: opt(g.target_auroc_last, |v| format!("{v:.3}")),
+                target: match (g.target_auroc_last, g.target_coarse_auroc_last) {
+                    (Some(t), Some(c)) => format!("{t:.3} / {c:.3}"),
+                    (t, _) => opt(t, |v| format!("{v:.3}")),
+                },
                 top_decile: format!("{} / {}", opt(g.top_decile_last, pct), opt(g.confidence_top_decile_last, pct)),
                 fd_loss: format!("{} → {}", opt(g.fd_loss_first, |v| format!("{v:.4}")), opt(g.fd_loss_last, |v| format!("{v:.4}"))),
                 dc: format!("{} / {}", opt(g.dc_share_t1, pct), opt(g.dc_share_t2, pct)),
