@@ -26,6 +26,12 @@
       e.flaw ? e.flaw.auroc_t1 : null, e.flaw ? e.flaw.auroc_t2 : null,
       ...[0, 1].map(i => e.models[i] && e.models[i].confidence ? e.models[i].confidence.auroc : null),
     ], ['F on T1', 'F on T2', 'T1 confidence', 'T2 confidence']],
+    // Dynamic consistency's direction: where exactly one model is right, how often the lower
+    // map is on the right one (0.5 = chance), for F and for the models' confidence (dashed).
+    ['Where one model is right: share where the map picks it (dc direction)', e => {
+      const a = e.flaw ? e.flaw.arbitration : null;
+      return [a ? a.flaw : null, a ? a.confidence : null];
+    }, ['F', 'confidence']],
     ["F's calibration error (ECE; 0 = its values are probabilities of a mistake)", e => ['calibration_t1', 'calibration_t2'].map(k => e.flaw && e.flaw[k] ? e.flaw[k].ece : null), ['F on T1', 'F on T2']],
     ['Share of wrong pixels in the top decile', e => [
       ...['ranking_t1', 'ranking_t2'].map(k => e.flaw && e.flaw[k] ? e.flaw[k].top_decile : null),
@@ -46,7 +52,7 @@
     // Baselines ("... confidence") are dashed in their model's colour.
     const series = [{ label: 'step' }].concat(names.map((n, i) => {
       const baseline = n.endsWith('confidence'), floor = n === 'degraded input';
-      return { label: n, stroke: floor ? '#777' : colours[baseline ? i - 2 : i], dash: baseline || floor ? [6, 4] : undefined, spanGaps: true };
+      return { label: n, stroke: floor ? '#777' : colours[baseline ? Math.max(i - 2, 0) : i], dash: baseline || floor ? [6, 4] : undefined, spanGaps: true };
     }));
     return new uPlot({ title, width: 450, height: 220, series, scales: { x: { time: false } } }, [[]].concat(names.map(() => [])), div);
   }

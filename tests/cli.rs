@@ -146,7 +146,7 @@ fn train_then_eval_a_checkpoint() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let rows: Vec<Vec<&str>> =
-        stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|r| r.len() == 6 && r[0].parse::<usize>().is_ok()).collect();
+        stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|r| r.len() == 7 && r[0].parse::<usize>().is_ok()).collect();
     assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["0", "2", "3"], "{stdout}");
     assert!(rows.iter().all(|r| r[3] == rows[0][3]), "the models' confidence moved: {stdout}");
     assert_ne!(rows[0][4], rows[2][4], "F did not change: {stdout}");

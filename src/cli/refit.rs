@@ -31,12 +31,14 @@ pub struct RefitArgs<'a> {
     pub fresh: bool,
 }
 
-/// Mean over T1 and T2 of the AUROC of F's map, and of the models' confidence.
-fn aurocs(r: &EvalReport) -> (f64, f64, f64) {
+/// Mean over T1 and T2 of the AUROC of F's map and of the models' confidence, F's loss
+/// against C(.), and the share of one-right pixels where F's map is lower on the right model.
+fn scores(r: &EvalReport) -> (f64, f64, f64, f64) {
     let f = r.flaw.as_ref().expect("a GCT checkpoint has F");
     let mean = |a: Option<f64>, b: Option<f64>| 0.5 * (a.unwrap_or(f64::NAN) + b.unwrap_or(f64::NAN));
     let conf = |i: usize| r.models[i].confidence.as_ref().and_then(|c| c.auroc);
-    (mean(f.auroc_t1, f.auroc_t2), mean(conf(0), conf(1)), 0.5 * (f.loss_t1 + f.loss_t2))
+    let arbitration = f.arbitration.map(|a| a.flaw).unwrap_or(f64::NAN);
+    (mean(f.auroc_t1, f.auroc_t2), mean(conf(0), conf(1)), 0.5 * (f.loss_t1 + f.loss_t2), arbitration)
 }
 
 pub fn run(args: RefitArgs) -> Result<(), String> {
@@ -77,13 +79,16 @@ pub fn run(args: RefitArgs) -> Result<(), String> {
         args.iterations,
         acquired.name
     );
-    println!("{:>6} {:>11} {:>16} {:>16} {:>14} {:>16}", "iter", "train loss", "val F AUROC", "val confidence", "val F loss", "labelled F AUROC");
+    println!(
+        "{:>6} {:>11} {:>12} {:>15} {:>11} {:>15} {:>17}",
+        "iter", "train loss", "val F AUROC", "val confidence", "val F loss", "val F one-right", "labelled F AUROC"
+    );
     let report = |it: usize, train_loss: Option<f64>, training: &checkpoint::Loaded| {
         let nets = Nets { t1: scored.t1.clone(), t2: scored.t2.clone(), f: training.nets.f.clone() };
-        let (f_val, conf_val, loss_val) = aurocs(&evaluator.run(&nets, &data.val, it, 0.0));
-        let (f_lab, _, _) = aurocs(&evaluator.run(&nets, &labelled, it, 0.0));
+        let (f_val, conf_val, loss_val, one_right) = scores(&evaluator.run(&nets, &data.val, it, 0.0));
+        let (f_lab, ..) = scores(&evaluator.run(&nets, &labelled, it, 0.0));
         let loss = train_loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into());
-        println!("{it:>6} {loss:>11} {f_val:>16.3} {conf_val:>16.3} {loss_val:>14.4} {f_lab:>16.3}");
+        println!("{it:>6} {loss:>11} {f_val:>12.3} {conf_val:>15.3} {loss_val:>11.4} {one_right:>15.3} {f_lab:>17.3}");
     };
     report(0, None, &training);
 

@@ -61,6 +61,17 @@ fn print_rankings(report: &EvalReport) {
     }
     if let Some(f) = &report.flaw {
         println!("flaw detector loss vs C(.): T1 {:.4} T2 {:.4}", f.loss_t1, f.loss_t2);
+        if let Some(a) = f.arbitration {
+            println!(
+                "where exactly one model is right ({} pixels), the lower map is on the right one: F {:.3}, confidence {:.3} (0.5 = chance; dc copies from the model F rates better)",
+                a.pixels, a.flaw, a.confidence
+            );
+            for (name, side) in [("T1", a.t1_wrong), ("T2", a.t2_wrong)] {
+                if let Some(s) = side {
+                    println!("  where only {name} is wrong ({} pixels): F {:.3}, confidence {:.3}", s.pixels, s.flaw, s.confidence);
+                }
+            }
+        }
     }
     if let Some(v) = report.verdict() {
         println!("{v}");

@@ -10,6 +10,7 @@ use crate::data::augment::{View, eval_view};
 use crate::data::batches::assemble;
 use crate::gct::targets::{FlawParams, flaw_target};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
+use crate::metrics::arbitration::ArbitrationAcc;
 use crate::metrics::calibration::CalibrationAcc;
 use crate::metrics::mistakes::{argmax_classes, disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
 use crate::metrics::ranking::RankingAcc;
@@ -106,6 +107,7 @@ impl Evaluator<'_> {
         let mut f_rank: [RankingAcc; 2] = Default::default();
         let mut target_rank: [RankingAcc; 2] = Default::default();
         let mut coarse_rank: [RankingAcc; 2] = Default::default();
+        let mut arbitration = ArbitrationAcc::default();
         let mut conf_rank: [RankingAcc; 2] = Default::default();
         let mut sod: [SodAcc; 2] = Default::default();
         let mut calibration: [CalibrationAcc; 2] = Default::default();
@@ -135,6 +137,8 @@ impl Evaluator<'_> {
             let pick = |map: &[f32]| -> Vec<f32> { scored.iter().map(|&i| map[i]).collect() };
             let mut preds = Vec::new();
             let mut wrongs = Vec::new();
+            // Per model, on the scored pixels: F's raw map and the model's uncertainty.
+            let (mut flaw_scores, mut uncertainties) = (Vec::new(), Vec::new());
             for (m, (_, net)) in models.iter().enumerate() {
                 let (p, pred) = self.predict(net, x.clone(), &view);
                 let wrong: Vec<bool> = match (&truth_mask, &clean) {
@@ -144,7 +148,9 @@ impl Evaluator<'_> {
                 };
                 if let Some(t) = &truth_mask {
                     accs[m].confusion.add(t, &pred.classes);
-                    conf_rank[m].add_image(&pick(&uncertainty(&pred.probs, k, hw)), &wrong);
+                    let u = pick(&uncertainty(&pred.probs, k, hw));
+                    conf_rank[m].add_image(&u, &wrong);
+                    uncertainties.push(u);
                     if k == 2 {
                         let foreground: Vec<bool> = scored.iter().map(|&i| t[i] == 1).collect();
                         sod[m].add_image(&pick(&pred.probs[hw..]), &foreground);
@@ -166,9 +172,10 @@ impl Evaluator<'_> {
                     let target = flaw_target(pv, valid(self.task.label_as_pred(&labels)), &self.flaw);
                     fd_loss[m] += to_f32((raw.clone() - target.clone()).square().mean())[0] as f64;
                     let coarse = to_f32(at_map_resolution(target.clone(), self.config.fd_stages()));
-                    let (raw, target) = (to_f32(raw), to_f32(target));
-                    f_rank[m].add_image(&pick(&raw), &wrong);
-                    calibration[m].add(&pick(&raw), &wrong);
+                    let (raw, target) = (pick(&to_f32(raw)), to_f32(target));
+                    f_rank[m].add_image(&raw, &wrong);
+                    calibration[m].add(&raw, &wrong);
+                    flaw_scores.push(raw);
                     target_rank[m].add_image(&pick(&target), &wrong);
                     coarse_rank[m].add_image(&pick(&coarse), &wrong);
                 }
@@ -177,6 +184,9 @@ impl Evaluator<'_> {
             }
             if preds.len() == 2 {
                 let (a, b) = (&preds[0], &preds[1]);
+                if flaw_scores.len() == 2 && uncertainties.len() == 2 {
+                    arbitration.add_image([&wrongs[0], &wrongs[1]], [&flaw_scores[0], &flaw_scores[1]], [&uncertainties[0], &uncertainties[1]]);
+                }
                 if self.task.kind == TaskKind::Segmentation {
                     agree += a.classes.iter().zip(&b.classes).filter(|(x, y)| x == y).count() as f64;
                     agree_n += a.classes.len();
@@ -230,6 +240,7 @@ impl Evaluator<'_> {
                 target_t2: Some(target_rank[1].finish()),
                 target_coarse_t1: Some(coarse_rank[0].finish()),
                 target_coarse_t2: Some(coarse_rank[1].finish()),
+                arbitration: arbitration.finish(),
                 calibration_t1: calibration[0].finish(),
                 calibration_t2: calibration[1].finish(),
             }

@@ -2,6 +2,7 @@
 //! forward it without knowing about tensors.
 
 use crate::data::batches::Split;
+use crate::metrics::arbitration::Arbitration;
 use crate::metrics::calibration::Calibration;
 use crate::metrics::ranking::Ranking;
 use crate::metrics::saliency::SodScores;
@@ -139,6 +140,11 @@ pub struct FlawEval {
     pub target_coarse_t1: Option<Ranking>,
     #[serde(default)]
     pub target_coarse_t2: Option<Ranking>,
+    /// Where exactly one of T1 and T2 is right: how often F's map (and, as the baseline,
+    /// the models' confidence) is lower on the right one, i.e. how often dynamic
+    /// consistency copies in the right direction (segmentation with two models).
+    #[serde(default)]
+    pub arbitration: Option<Arbitration>,
     /// F's map read as the probability of a mistake: reliability diagram and calibration error.
     #[serde(default)]
     pub calibration_t1: Option<Calibration>,

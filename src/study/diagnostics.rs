@@ -18,6 +18,10 @@ pub struct Diagnostics {
     pub target_auroc_last: Option<f64>,
     /// C(.) averaged onto F's map before upsampling: the ceiling F's resolution leaves.
     pub target_coarse_auroc_last: Option<f64>,
+    /// Where exactly one of T1 and T2 is right, the share where F's map (and the models'
+    /// confidence) is lower on the right one, at the last evaluation: dc's direction.
+    pub arbitration_last: Option<f64>,
+    pub confidence_arbitration_last: Option<f64>,
     /// F's mean per-image AUROC at the last evaluation (its scale is set per image).
     pub image_auroc_last: Option<f64>,
     /// Share of the wrong pixels in the top decile of F's map and of the models' own
@@ -92,6 +96,8 @@ impl Diagnostics {
             confidence_auroc_last: last_mean(evals, |e| confidence_of(e, |r| r.auroc)),
             target_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.target_t1, &f.target_t2], |r| r.auroc)),
             target_coarse_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.target_coarse_t1, &f.target_coarse_t2], |r| r.auroc)),
+            arbitration_last: evals.iter().rev().find_map(|e| e.flaw.as_ref()?.arbitration.map(|a| a.flaw)),
+            confidence_arbitration_last: evals.iter().rev().find_map(|e| e.flaw.as_ref()?.arbitration.map(|a| a.confidence)),
             top_decile_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.top_decile)),
             confidence_top_decile_last: last_mean(evals, |e| confidence_of(e, |r| r.top_decile)),
             image_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.image_auroc)),
@@ -142,6 +148,14 @@ impl Diagnostics {
         {
             notes.push(format!(
                 "Even F's target C(.) only reaches AUROC {t:.2}: its blur is wide for this crop, so a perfect F could not separate the mistakes much better."
+            ));
+        }
+        if let Some(a) = self.arbitration_last
+            && a < 0.6
+        {
+            notes.push(format!(
+                "Where T1 and T2 disagree and one of them is right, F's map is lower on the right one {:.0} % of the time (50 % is chance): dynamic consistency copies in nearly random directions there.",
+                a * 100.0
             ));
         }
         if let (Some(a), Some(t), Some(coarse)) = (self.auroc_last, self.target_auroc_last, self.target_coarse_auroc_last)
@@ -199,6 +213,7 @@ impl Diagnostics {
 mod tests {
     use super::*;
     use crate::engine::events::{FlawEval, ModelEval, ModelLosses};
+    use crate::metrics::arbitration::Arbitration;
     use crate::metrics::ranking::Ranking;
     use crate::metrics::segmentation::SegScores;
 
@@ -247,6 +262,7 @@ mod tests {
                 target_t2: None,
                 target_coarse_t1: None,
                 target_coarse_t2: None,
+                arbitration: None,
                 calibration_t1: None,
                 calibration_t2: None,
             }),
@@ -327,6 +343,11 @@ mod tests {
         assert!((d.target_coarse_auroc_last.unwrap() - 0.81).abs() < 1e-12);
         assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
         assert!(d.notes[0].contains("at 0.81 once averaged onto F's map") && d.notes[0].contains("stride2_stages"), "{:?}", d.notes);
+        // F that cannot tell the two models apart where one is right.
+        let mut weak = e.clone();
+        weak.flaw.as_mut().unwrap().arbitration = Some(Arbitration { pixels: 100, flaw: 0.54, confidence: 0.58, t1_wrong: None, t2_wrong: None });
+        let notes = Diagnostics::from_history(&ok, &[weak], true).notes;
+        assert!(notes.iter().any(|n| n.contains("right one 54 % of the time")), "{notes:?}");
         // A map fine enough for its target (the demo's: 0.95 against 0.93): no note.
         let f = e.flaw.as_mut().unwrap();
         (f.target_coarse_t1, f.target_coarse_t2) = (ranking(0.93), ranking(0.93));

@@ -134,6 +134,8 @@ struct DiagLine {
     auroc: String,
     confidence: String,
     target: String,
+    /// F / confidence: share of one-right pixels where the map is lower on the right model.
+    one_right: String,
     top_decile: String,
     fd_loss: String,
     dc: String,
@@ -235,6 +237,10 @@ async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Q
                 target: match (g.target_auroc_last, g.target_coarse_auroc_last) {
                     (Some(t), Some(c)) => format!("{t:.3} / {c:.3}"),
                     (t, _) => opt(t, |v| format!("{v:.3}")),
+                },
+                one_right: match (g.arbitration_last, g.confidence_arbitration_last) {
+                    (Some(f), Some(c)) => format!("{f:.2} / {c:.2}"),
+                    _ => "–".into(),
                 },
                 top_decile: format!("{} / {}", opt(g.top_decile_last, pct), opt(g.confidence_top_decile_last, pct)),
                 fd_loss: format!("{} → {}", opt(g.fd_loss_first, |v| format!("{v:.4}")), opt(g.fd_loss_last, |v| format!("{v:.4}"))),

@@ -1,0 +1,111 @@
+//! Dynamic consistency's real question: where T1 and T2 disagree and exactly one of them is
+//! right, does the flaw map point at the wrong one? A model copies the other where its flaw
+//! map is higher (spec section 3), so this share is how often such a copy would fix a
+//! mistake rather than make one. The baseline is the same choice made by the models' own
+//! confidence (copy the less uncertain one): F adds something to dc only if it beats it.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Arbitration {
+    /// Pixels where exactly one of the two models is right.
+    pub pixels: u64,
+    /// Share of them where F's map is lower on the right model's prediction (ties: half).
+    pub flaw: f64,
+    /// The same with the models' uncertainty (1 - max softmax) in place of F's map.
+    pub confidence: f64,
+    /// The same split by which model is the wrong one (the one dc should make copy): a map
+    /// that favours one model's predictions whatever they are shows as a gap between them.
+    #[serde(default)]
+    pub t1_wrong: Option<Side>,
+    #[serde(default)]
+    pub t2_wrong: Option<Side>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Side {
+    pub pixels: u64,
+    pub flaw: f64,
+    pub confidence: f64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    pixels: u64,
+    flaw: f64,
+    confidence: f64,
+}
+
+impl Counts {
+    fn side(&self) -> Option<Side> {
+        let n = self.pixels as f64;
+        (self.pixels > 0).then(|| Side { pixels: self.pixels, flaw: self.flaw / n, confidence: self.confidence / n })
+    }
+}
+
+/// Counts per wrong model: [T1 wrong, T2 wrong].
+#[derive(Debug, Default)]
+pub struct ArbitrationAcc {
+    by_wrong: [Counts; 2],
+}
+
+/// 1 when `score` is lower for the right model, 0 when higher, 1/2 on a tie.
+fn picks_right(wrong_a: bool, a: f32, b: f32) -> f64 {
+    let (right, wrong) = if wrong_a { (b, a) } else { (a, b) };
+    if right < wrong {
+        1.0
+    } else if right > wrong {
+        0.0
+    } else {
+        0.5
+    }
+}
+
+impl ArbitrationAcc {
+    /// One image: per scored pixel, whether each model is wrong, F's map on each model's
+    /// prediction, and each model's uncertainty.
+    pub fn add_image(&mut self, wrong: [&[bool]; 2], flaw: [&[f32]; 2], uncertainty: [&[f32]; 2]) {
+        for i in 0..wrong[0].len() {
+            if wrong[0][i] != wrong[1][i] {
+                let c = &mut self.by_wrong[usize::from(!wrong[0][i])];
+                c.pixels += 1;
+                c.flaw += picks_right(wrong[0][i], flaw[0][i], flaw[1][i]);
+                c.confidence += picks_right(wrong[0][i], uncertainty[0][i], uncertainty[1][i]);
+            }
+        }
+    }
+
+    /// None when the two models never disagree with exactly one right.
+    pub fn finish(&self) -> Option<Arbitration> {
+        let [a, b] = self.by_wrong;
+        let all = Counts { pixels: a.pixels + b.pixels, flaw: a.flaw + b.flaw, confidence: a.confidence + b.confidence }.side()?;
+        Some(Arbitration { pixels: all.pixels, flaw: all.flaw, confidence: all.confidence, t1_wrong: a.side(), t2_wrong: b.side() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_only_pixels_where_exactly_one_model_is_right() {
+        let mut acc = ArbitrationAcc::default();
+        // Pixel 0: both right; 1: T1 wrong; 2: T2 wrong; 3: both wrong; 4: T2 wrong, F tied.
+        let wrong1 = [false, true, false, true, false];
+        let wrong2 = [false, false, true, true, true];
+        let flaw1 = [0.9, 0.8, 0.1, 0.0, 0.5];
+        let flaw2 = [0.0, 0.2, 0.3, 0.9, 0.5];
+        // Confidence gets pixel 1 wrong (T1, the wrong one, is the surer) and 2 right.
+        let unc1 = [0.0, 0.1, 0.1, 0.0, 0.1];
+        let unc2 = [0.0, 0.3, 0.4, 0.0, 0.2];
+        acc.add_image([&wrong1, &wrong2], [&flaw1, &flaw2], [&unc1, &unc2]);
+        let a = acc.finish().unwrap();
+        assert_eq!(a.pixels, 3);
+        assert!((a.flaw - 2.5 / 3.0).abs() < 1e-12, "{a:?}");
+        assert!((a.confidence - 2.0 / 3.0).abs() < 1e-12, "{a:?}");
+        // Split by the wrong model: pixel 1 (T1 wrong), pixels 2 and 4 (T2 wrong).
+        assert_eq!(a.t1_wrong, Some(Side { pixels: 1, flaw: 1.0, confidence: 0.0 }));
+        assert_eq!(a.t2_wrong, Some(Side { pixels: 2, flaw: 0.75, confidence: 1.0 }));
+        assert_eq!(ArbitrationAcc::default().finish(), None);
+    }
+}
