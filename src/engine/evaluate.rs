@@ -54,7 +54,8 @@ fn crop_chw(data: &[f32], c: usize, full: (usize, usize), valid: (usize, usize))
 }
 
 /// A map [N, 1, H, W] as F's strided stack can paint it: averaged onto F's map size before
-/// upsampling (for `stages` stride-2 stages) and upsampled back the way F's map is.
+/// upsampling (for `stages` stride-2 stages) and upsampled back the way F's map is. The
+/// ceiling of F's strided stack (`flaw_detector.fine_branch` adds pixel detail on top).
 pub fn at_map_resolution(map: Tensor<4>, stages: usize) -> Tensor<4> {
     let [_, _, h, w] = map.dims();
     let (mh, mw) = (map_size(h, stages).max(1), map_size(w, stages).max(1));
