@@ -16,6 +16,8 @@
     ['lambda_dc * r', s => [s.dc_weight], ['weight']],
     ['Learning rates', s => [s.lr, s.fd_lr], ['task', 'F']],
     ['Mask shares', s => [s.dc_share_t1, s.dc_share_t2, s.fc_share], ['dc T1', 'dc T2', 'fc']],
+    // Where the truth is known: dc copies that fix a labelled pixel vs copies that break one.
+    ['dc on labelled pixels: copies that fix vs break', s => [s.dc_fix_t1, s.dc_fix_t2, s.dc_break_t1, s.dc_break_t2], ['fix T1', 'fix T2', 'break T1', 'break T2']],
     ['Images / s', s => [s.images_per_sec], ['train']],
   ];
   const evalDefs = [
@@ -49,9 +51,9 @@
   root.innerHTML = '';
   function make(title, names) {
     const div = document.createElement('div'); div.className = 'chart'; root.appendChild(div);
-    // Baselines ("... confidence") are dashed in their model's colour.
+    // Baselines ("... confidence") and dc's breaks are dashed in their model's colour.
     const series = [{ label: 'step' }].concat(names.map((n, i) => {
-      const baseline = n.endsWith('confidence'), floor = n === 'degraded input';
+      const baseline = n.endsWith('confidence') || n.startsWith('break'), floor = n === 'degraded input';
       return { label: n, stroke: floor ? '#777' : colours[baseline ? Math.max(i - 2, 0) : i], dash: baseline || floor ? [6, 4] : undefined, spanGaps: true };
     }));
     return new uPlot({ title, width: 450, height: 220, series, scales: { x: { time: false } } }, [[]].concat(names.map(() => [])), div);

@@ -25,7 +25,16 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
             assert!(v.is_finite() && v >= 0.0, "step {}: {v}", m.step);
         }
         assert!(m.dc_share_t1.unwrap() >= 0.0 && m.fc_share.unwrap() <= 1.0);
+        // What dc did on labelled pixels: shares of them, and a model can only fix or break
+        // where its dc mask has it copy, so both together stay within its dc share... of the
+        // labelled slice, which is at most twice the whole batch's share here (2 of 4 images).
+        let effect = [m.dc_fix_t1, m.dc_break_t1, m.dc_fix_t2, m.dc_break_t2].map(Option::unwrap);
+        assert!(effect.iter().all(|v| (0.0..=1.0).contains(v)), "step {}: {effect:?}", m.step);
+        assert!(effect[0] + effect[1] <= 2.0 * m.dc_share_t1.unwrap() + 1e-6, "step {}: {effect:?}", m.step);
+        assert!(effect[2] + effect[3] <= 2.0 * m.dc_share_t2.unwrap() + 1e-6, "step {}: {effect:?}", m.step);
     }
+    // Once the two models differ somewhere under a dc mask, some copies happen.
+    assert!(s.iter().any(|m| m.dc_fix_t1.unwrap() + m.dc_break_t1.unwrap() + m.dc_fix_t2.unwrap() + m.dc_break_t2.unwrap() > 0.0));
     let mean = |r: std::ops::Range<usize>| r.clone().map(|i| s[i].t1.sup + s[i].t2.as_ref().unwrap().sup).sum::<f64>() / r.len() as f64;
     let (first, last) = (mean(0..10), mean(50..60));
     assert!(last < first * 0.9, "supervised loss did not fall: {first} -> {last}");
@@ -119,7 +128,7 @@ fn suponly_and_dual_run_to_the_end() {
         let s = steps(&events);
         assert_eq!(s.len(), 6);
         assert_eq!(s[0].t2.is_some(), alg == Algorithm::Dual);
-        assert!(s[0].fd_loss.is_none());
+        assert!(s[0].fd_loss.is_none() && s[0].dc_fix_t1.is_none());
         let eval = events.iter().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
         assert_eq!(eval.models.len(), if alg == Algorithm::Dual { 2 } else { 1 });
     }

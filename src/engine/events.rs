@@ -86,6 +86,18 @@ pub struct StepMetrics {
     pub dc_share_t1: Option<f64>,
     pub dc_share_t2: Option<f64>,
     pub fc_share: Option<f64>,
+    /// Segmentation GCT, on the labelled pixels of the step: the share where T1's dc mask
+    /// made it take T2's different class and that class is right (fix), or where it gave up
+    /// its own right class (break); the same for T2. fix / (fix + break) is how often dc
+    /// copied in the right direction: F's guidance measured where the truth is known.
+    #[serde(default)]
+    pub dc_fix_t1: Option<f64>,
+    #[serde(default)]
+    pub dc_break_t1: Option<f64>,
+    #[serde(default)]
+    pub dc_fix_t2: Option<f64>,
+    #[serde(default)]
+    pub dc_break_t2: Option<f64>,
     pub ms_per_iter: f64,
     pub images_per_sec: f64,
     /// Wall-clock time the step finished (unix milliseconds), to measure delivery delays.

@@ -10,7 +10,7 @@
 use super::nets::{Nets, Optimisers, step_task_net};
 use crate::data::batches::HostBatch;
 use crate::gct::losses::{dc_loss, fc_loss, flaw_detector_loss};
-use crate::gct::targets::{FlawParams, dc_targets, flaw_target, handle_flaw};
+use crate::gct::targets::{FlawParams, dc_effect, dc_targets, flaw_target, handle_flaw};
 use crate::host::{f32_tensor, i32_tensor};
 use crate::models::flaw_detector::FlawDetector;
 use crate::task::{Labels, Task};
@@ -87,6 +87,9 @@ pub struct StepLosses {
     pub fd: Option<Tensor<1>>,
     /// Mean of the dc masks of T1 and T2 and of the fc mask.
     pub shares: Option<[Tensor<1>; 3]>,
+    /// Segmentation GCT: what the dc masks did on the labelled pixels, as shares of them:
+    /// [T1 fixes, T1 breaks, T2 fixes, T2 breaks] (`targets::dc_effect`).
+    pub dc_effect: Option<[Tensor<1>; 4]>,
 }
 
 /// Marks the end of each phase of an iteration, for `flawmap bench --profile`. The engine
@@ -140,6 +143,10 @@ pub fn gct_task_step_timed(
     let n_l = batch.n_labeled;
     let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), batch.task_labels());
     let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), batch.task_labels());
+    let dc_effect = match &batch.labels {
+        Labels::Classes(y) => Some(dc_effect(p1d.clone().narrow(0, 0, n_l), p2d.clone().narrow(0, 0, n_l), &dc.dc_mask1, &dc.dc_mask2, y.clone())),
+        Labels::Clean(_) => None,
+    };
     let dc1 = dc_loss(p1, dc.t1, hp.dc_weight);
     let dc2 = dc_loss(p2, dc.t2, hp.dc_weight);
     let fc1 = fc_loss(f1, dc.fc_mask.clone(), hp.lambda_fc);
@@ -157,7 +164,8 @@ pub fn gct_task_step_timed(
     ph.mark("task optimiser steps");
 
     let shares = [dc.dc_mask1.mean(), dc.dc_mask2.mean(), dc.fc_mask.mean()];
-    let losses = StepLosses { terms: [sup1, dc1, fc1, sup2, dc2, fc2].into_iter().map(Tensor::detach).collect(), fd: None, shares: Some(shares) };
+    let terms = [sup1, dc1, fc1, sup2, dc2, fc2].into_iter().map(Tensor::detach).collect();
+    let losses = StepLosses { terms, fd: None, shares: Some(shares), dc_effect };
     (losses, p1d, p2d)
 }
 
@@ -231,7 +239,7 @@ pub fn dual_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, ta
     let t2 = nets.t2.take().expect("dual has T2");
     nets.t2 = Some(step_task_net(t2, opts.t2.as_mut().expect("T2 optimiser"), hp.lr, hp.head_lr_mult, &mut grads));
     let z = zero(&sup1);
-    StepLosses { terms: vec![sup1.detach(), dc1.detach(), z.clone(), sup2.detach(), dc2.detach(), z], fd: None, shares: None }
+    StepLosses { terms: vec![sup1.detach(), dc1.detach(), z.clone(), sup2.detach(), dc2.detach(), z], fd: None, shares: None, dc_effect: None }
 }
 
 /// SupOnly: T1 alone with L_sup on an all-labelled batch.
@@ -251,5 +259,5 @@ pub fn suponly_step_timed(nets: &mut Nets, opts: &mut Optimisers, batch: &Device
     nets.t1 = step_task_net(t1, &mut opts.t1, hp.lr, hp.head_lr_mult, &mut grads);
     ph.mark("task optimiser steps");
     let z = zero(&sup);
-    StepLosses { terms: vec![sup.detach(), z.clone(), z], fd: None, shares: None }
+    StepLosses { terms: vec![sup.detach(), z.clone(), z], fd: None, shares: None, dc_effect: None }
 }

@@ -44,19 +44,27 @@ fn checkpoint_path(out_dir: &Path, step: usize) -> PathBuf {
     out_dir.join("checkpoints").join(format!("step-{step:06}.safetensors"))
 }
 
-/// Read every loss term back in one transfer (a single sync point).
-fn read_losses(l: &StepLosses) -> (Vec<f64>, Option<f64>, Option<[f64; 3]>) {
+/// Every figure of a step read back in one transfer (a single sync point).
+struct StepFigures {
+    terms: Vec<f64>,
+    fd: Option<f64>,
+    shares: Option<[f64; 3]>,
+    dc_effect: Option<[f64; 4]>,
+}
+
+fn read_losses(l: &StepLosses) -> StepFigures {
     let mut all: Vec<Tensor<1>> = l.terms.clone();
     all.extend(l.fd.clone());
-    if let Some(s) = &l.shares {
-        all.extend(s.iter().cloned());
-    }
+    all.extend(l.shares.iter().flatten().cloned());
+    all.extend(l.dc_effect.iter().flatten().cloned());
     let v: Vec<f64> = to_f32(Tensor::cat(all, 0)).into_iter().map(f64::from).collect();
-    let n = l.terms.len();
-    let fd = l.fd.as_ref().map(|_| v[n]);
-    let off = n + usize::from(fd.is_some());
-    let shares = l.shares.as_ref().map(|_| [v[off], v[off + 1], v[off + 2]]);
-    (v[..n].to_vec(), fd, shares)
+    let mut rest = v.into_iter();
+    let terms: Vec<f64> = rest.by_ref().take(l.terms.len()).collect();
+    let fd = l.fd.as_ref().and_then(|_| rest.next());
+    let mut take = |n: usize| rest.by_ref().take(n).collect::<Vec<f64>>();
+    let shares = l.shares.as_ref().map(|_| take(3).try_into().expect("three shares"));
+    let dc_effect = l.dc_effect.as_ref().map(|_| take(4).try_into().expect("four dc shares"));
+    StepFigures { terms, fd, shares, dc_effect }
 }
 
 fn losses_of(terms: &[f64]) -> ModelLosses {
@@ -173,7 +181,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
         let epoch = step as f64 / ipe as f64;
 
         if step % t.log_every == 0 || step == total {
-            let (terms, fd, shares) = read_losses(&losses);
+            let StepFigures { terms, fd, shares, dc_effect } = read_losses(&losses);
             if terms.iter().chain(fd.iter()).any(|v| !v.is_finite()) {
                 return Err(format!("the loss became non-finite at step {step} ({terms:?}); try a lower train.lr"));
             }
@@ -193,6 +201,10 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
                 dc_share_t1: shares.map(|s| s[0]),
                 dc_share_t2: shares.map(|s| s[1]),
                 fc_share: shares.map(|s| s[2]),
+                dc_fix_t1: dc_effect.map(|d| d[0]),
+                dc_break_t1: dc_effect.map(|d| d[1]),
+                dc_fix_t2: dc_effect.map(|d| d[2]),
+                dc_break_t2: dc_effect.map(|d| d[3]),
                 ms_per_iter: ms,
                 images_per_sec: host.n as f64 * 1000.0 / ms.max(1e-9),
                 time_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),

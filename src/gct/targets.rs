@@ -78,6 +78,26 @@ pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi
     DcTargets { t1, t2, dc_mask1: keep1.neg().add_scalar(1.0), dc_mask2: keep2.neg().add_scalar(1.0), fc_mask }
 }
 
+/// What the dc masks do on labelled pixels, where the truth is known (segmentation):
+/// `p1`, `p2` and `labels` are the labelled slice, `dc` the targets of that slice. Returns,
+/// as shares of all labelled pixels, [T1 fixes, T1 breaks, T2 fixes, T2 breaks]: a model
+/// *fixes* a pixel when its dc mask makes it take the other's different class and that class
+/// is right, and *breaks* one when it gives up its own right class for the other's. Where
+/// both are wrong, or they agree, copying changes nothing. Measures F's guidance directly:
+/// fixes over fixes + breaks is how often dc copies in the right direction. The masks may
+/// cover the whole batch; the labelled slice is their first samples.
+pub fn dc_effect(p1: Tensor<4>, p2: Tensor<4>, dc_mask1: &Tensor<4>, dc_mask2: &Tensor<4>, labels: Tensor<3, Int>) -> [Tensor<1>; 4] {
+    let n = labels.dims()[0];
+    let (c1, c2) = (p1.argmax(1), p2.argmax(1));
+    let y = labels.unsqueeze_dim::<4>(1);
+    let differ = c1.clone().not_equal(c2.clone());
+    let (right1, right2) = (c1.equal(y.clone()), c2.equal(y));
+    let copies = |mask: &Tensor<4>| mask.clone().narrow(0, 0, n).greater_elem(0.5).bool_and(differ.clone());
+    let (copy1, copy2) = (copies(dc_mask1), copies(dc_mask2));
+    let share = |b: Tensor<4, burn::tensor::Bool>| b.float().mean();
+    [share(copy1.clone().bool_and(right2.clone())), share(copy1.bool_and(right1.clone())), share(copy2.clone().bool_and(right1)), share(copy2.bool_and(right2))]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +136,27 @@ mod tests {
         for (n, r) in normed.iter().zip(&raw) {
             assert!((n - (r - lo) / (hi - lo + 1e-9)).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn dc_effect_counts_copies_that_fix_and_copies_that_break() {
+        let device = Device::flex();
+        // 2 classes, 1 x 4 pixels, truth 0 0 1 1.
+        // T1 predicts 0 1 1 0, T2 predicts 1 0 1 1.
+        let probs = |classes: [u8; 4]| {
+            let mut v = vec![0.0f32; 8];
+            for (i, c) in classes.iter().enumerate() {
+                v[*c as usize * 4 + i] = 1.0;
+            }
+            f32_tensor(v, [1, 2, 1, 4], &device)
+        };
+        let (p1, p2) = (probs([0, 1, 1, 0]), probs([1, 0, 1, 1]));
+        let labels = crate::host::i32_tensor(vec![0, 0, 1, 1], [1, 1, 4], &device);
+        // T1 copies T2 at pixels 0 (breaks: T1 right), 1 (fixes) and 2 (same class: nothing);
+        // T2 copies T1 at pixel 3 (breaks: T2 right) only.
+        let mask = |m: [f32; 4]| f32_tensor(m.to_vec(), [1, 1, 1, 4], &device);
+        let (m1, m2) = (mask([1.0, 1.0, 1.0, 0.0]), mask([0.0, 0.0, 0.0, 1.0]));
+        let got: Vec<f32> = dc_effect(p1, p2, &m1, &m2, labels).into_iter().map(|t| to_f32(t)[0]).collect();
+        assert_eq!(got, vec![0.25, 0.25, 0.0, 0.25]);
     }
 }

@@ -36,6 +36,9 @@ pub struct Diagnostics {
     pub dc_share_t1: Option<f64>,
     pub dc_share_t2: Option<f64>,
     pub fc_share: Option<f64>,
+    /// Over the last quarter, on labelled pixels: of the dc copies that changed a model's
+    /// class (T1 and T2 pooled), the share that took a right class over a wrong one.
+    pub dc_right_share: Option<f64>,
     /// lambda_dc * r at the last logged step.
     pub dc_weight_last: Option<f64>,
     /// T1's fc loss over its supervised loss, both averaged over the last quarter: above 1,
@@ -115,6 +118,9 @@ impl Diagnostics {
             d.dc_share_t1 = tail_mean(steps, |s| s.dc_share_t1);
             d.dc_share_t2 = tail_mean(steps, |s| s.dc_share_t2);
             d.fc_share = tail_mean(steps, |s| s.fc_share);
+            let fixes = tail_mean(steps, |s| Some(s.dc_fix_t1? + s.dc_fix_t2?));
+            let breaks = tail_mean(steps, |s| Some(s.dc_break_t1? + s.dc_break_t2?));
+            d.dc_right_share = fixes.zip(breaks).filter(|(f, b)| f + b > 0.0).map(|(f, b)| f / (f + b));
             d.dc_weight_last = steps.last().map(|s| s.dc_weight);
             if let (Some(fc), Some(sup)) = (tail_mean(steps, |s| Some(s.t1.fc)), tail_mean(steps, |s| Some(s.t1.sup)))
                 && fc > 0.0
@@ -148,6 +154,14 @@ impl Diagnostics {
         {
             notes.push(format!(
                 "Even F's target C(.) only reaches AUROC {t:.2}: its blur is wide for this crop, so a perfect F could not separate the mistakes much better."
+            ));
+        }
+        if let Some(r) = self.dc_right_share
+            && r < 0.6
+        {
+            notes.push(format!(
+                "On labelled pixels, {:.0} % of the dc copies that changed a model's class were right over the last quarter (50 % is chance): dynamic consistency adds about as many mistakes as it fixes.",
+                r * 100.0
             ));
         }
         if let Some(a) = self.arbitration_last
@@ -231,6 +245,10 @@ mod tests {
             dc_share_t1: Some(dc),
             dc_share_t2: Some(dc / 2.0),
             fc_share: Some(fc),
+            dc_fix_t1: None,
+            dc_break_t1: None,
+            dc_fix_t2: None,
+            dc_break_t2: None,
             ms_per_iter: 1.0,
             images_per_sec: 1.0,
             time_ms: 0,
@@ -352,5 +370,25 @@ mod tests {
         let f = e.flaw.as_mut().unwrap();
         (f.target_coarse_t1, f.target_coarse_t2) = (ranking(0.93), ranking(0.93));
         assert!(Diagnostics::from_history(&ok, &[e], true).notes.is_empty());
+    }
+
+    #[test]
+    fn pools_what_dc_did_on_labelled_pixels_over_the_last_quarter() {
+        let mut steps: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
+        for (i, s) in steps.iter_mut().enumerate() {
+            // The first six steps copy wrongly, the last two (the last quarter) 3 to 1 right.
+            let (fix, brk) = if i < 6 { (0.0, 0.1) } else { (0.03, 0.01) };
+            (s.dc_fix_t1, s.dc_break_t1, s.dc_fix_t2, s.dc_break_t2) = (Some(fix), Some(brk), Some(fix), Some(brk));
+        }
+        let d = Diagnostics::from_history(&steps, &[], true);
+        assert!((d.dc_right_share.unwrap() - 0.75).abs() < 1e-9, "{d:?}");
+        assert!(d.notes.iter().all(|n| !n.contains("dc copies")), "{:?}", d.notes);
+        for s in &mut steps[6..] {
+            (s.dc_fix_t1, s.dc_fix_t2) = (Some(0.01), Some(0.01));
+        }
+        let d = Diagnostics::from_history(&steps, &[], true);
+        assert!(d.notes.iter().any(|n| n.contains("50 % of the dc copies")), "{:?}", d.notes);
+        // Runs without the figure (restoration, SupOnly): none.
+        assert_eq!(Diagnostics::from_history(&[step(1, 0.4, 0.1)], &[], true).dc_right_share, None);
     }
 }

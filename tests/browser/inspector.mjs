@@ -53,6 +53,7 @@ try {
   await page.waitForFunction(() => /AUROC of F vs confidence: T1 0\.\d+ vs 0\.\d+, T2/.test(document.querySelector('#flaw-verdict').textContent));
   assert.match(await page.textContent('#charts'), /F vs own confidence/);
   assert.match(await page.textContent('#charts'), /Where one model is right/);
+  assert.match(await page.textContent('#charts'), /copies that fix vs break/);
   assert.match(await page.textContent('#charts'), /F's reliability diagram/);
   assert.match(await page.textContent('#charts'), /calibration error/);
   // Header progress of a finished run, and a favicon that exists.

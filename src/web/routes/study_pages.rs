@@ -136,6 +136,8 @@ struct DiagLine {
     target: String,
     /// F / confidence: share of one-right pixels where the map is lower on the right model.
     one_right: String,
+    /// Share of dc's class-changing copies on labelled pixels that were right.
+    dc_right: String,
     top_decile: String,
     fd_loss: String,
     dc: String,
@@ -238,6 +240,7 @@ async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Q
                     (Some(t), Some(c)) => format!("{t:.3} / {c:.3}"),
                     (t, _) => opt(t, |v| format!("{v:.3}")),
                 },
+                dc_right: opt(g.dc_right_share, |v| format!("{v:.2}")),
                 one_right: match (g.arbitration_last, g.confidence_arbitration_last) {
                     (Some(f), Some(c)) => format!("{f:.2} / {c:.2}"),
                     _ => "–".into(),
