@@ -18,6 +18,13 @@
     ['Mask shares', s => [s.dc_share_t1, s.dc_share_t2, s.fc_share], ['dc T1', 'dc T2', 'fc']],
     // Where the truth is known: dc copies that fix a labelled pixel vs copies that break one.
     ['dc on labelled pixels: copies that fix vs break', s => [s.dc_fix_t1, s.dc_fix_t2, s.dc_break_t1, s.dc_break_t2], ['fix T1', 'fix T2', 'break T1', 'break T2']],
+    // The same as the share of class-changing copies that were right (0.5 = chance), with F's
+    // masks and, dashed, with masks made from C(.): the ceiling of F's guidance.
+    ['dc copies on labelled pixels that are right: F vs C(·) (ceiling)', s => {
+      const sum = (a, b) => (a == null || b == null ? null : a + b);
+      const right = (f, b) => (f == null || b == null || f + b === 0 ? null : f / (f + b));
+      return [right(sum(s.dc_fix_t1, s.dc_fix_t2), sum(s.dc_break_t1, s.dc_break_t2)), right(s.dc_fix_with_c, s.dc_break_with_c)];
+    }, ['F', 'C(·) ceiling']],
     ['Images / s', s => [s.images_per_sec], ['train']],
   ];
   const evalDefs = [
@@ -53,7 +60,7 @@
     const div = document.createElement('div'); div.className = 'chart'; root.appendChild(div);
     // Baselines ("... confidence") and dc's breaks are dashed in their model's colour.
     const series = [{ label: 'step' }].concat(names.map((n, i) => {
-      const baseline = n.endsWith('confidence') || n.startsWith('break'), floor = n === 'degraded input';
+      const baseline = n.endsWith('confidence') || n.startsWith('break') || n.endsWith('ceiling'), floor = n === 'degraded input';
       return { label: n, stroke: floor ? '#777' : colours[baseline ? Math.max(i - 2, 0) : i], dash: baseline || floor ? [6, 4] : undefined, spanGaps: true };
     }));
     return new uPlot({ title, width: 450, height: 220, series, scales: { x: { time: false } } }, [[]].concat(names.map(() => [])), div);

@@ -33,6 +33,9 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
         assert!(effect[0] + effect[1] <= 2.0 * m.dc_share_t1.unwrap() + 1e-6, "step {}: {effect:?}", m.step);
         assert!(effect[2] + effect[3] <= 2.0 * m.dc_share_t2.unwrap() + 1e-6, "step {}: {effect:?}", m.step);
     }
+    // With masks made from C(.) (the labels), copies are mostly right once there are any.
+    let (cf, cb): (f64, f64) = (s.iter().map(|m| m.dc_fix_with_c.unwrap()).sum(), s.iter().map(|m| m.dc_break_with_c.unwrap()).sum());
+    assert!(cf + cb > 0.0 && cf > cb, "C-made masks fixed {cf}, broke {cb}");
     // Once the two models differ somewhere under a dc mask, some copies happen.
     assert!(s.iter().any(|m| m.dc_fix_t1.unwrap() + m.dc_break_t1.unwrap() + m.dc_fix_t2.unwrap() + m.dc_break_t2.unwrap() > 0.0));
     let mean = |r: std::ops::Range<usize>| r.clone().map(|i| s[i].t1.sup + s[i].t2.as_ref().unwrap().sup).sum::<f64>() / r.len() as f64;

@@ -98,6 +98,12 @@ pub struct StepMetrics {
     pub dc_fix_t2: Option<f64>,
     #[serde(default)]
     pub dc_break_t2: Option<f64>,
+    /// The same, T1 and T2 together, had the dc masks been made from C(.) (F's target,
+    /// from the labels) instead of F's maps: the ceiling of F's guidance.
+    #[serde(default)]
+    pub dc_fix_with_c: Option<f64>,
+    #[serde(default)]
+    pub dc_break_with_c: Option<f64>,
     pub ms_per_iter: f64,
     pub images_per_sec: f64,
     /// Wall-clock time the step finished (unix milliseconds), to measure delivery delays.

@@ -10,13 +10,13 @@
 use super::nets::{Nets, Optimisers, step_task_net};
 use crate::data::batches::HostBatch;
 use crate::gct::losses::{dc_loss, fc_loss, flaw_detector_loss};
-use crate::gct::targets::{FlawParams, dc_effect, dc_targets, flaw_target, handle_flaw};
+use crate::gct::targets::{DcTargets, FlawParams, dc_effect, dc_targets, flaw_target, handle_flaw};
 use crate::host::{f32_tensor, i32_tensor};
 use crate::models::flaw_detector::FlawDetector;
 use crate::task::{Labels, Task};
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Int, Tensor};
 
 /// The batch on the training (autodiff) device; the first `n_labeled` samples are labelled.
 pub struct DeviceBatch {
@@ -88,8 +88,9 @@ pub struct StepLosses {
     /// Mean of the dc masks of T1 and T2 and of the fc mask.
     pub shares: Option<[Tensor<1>; 3]>,
     /// Segmentation GCT: what the dc masks did on the labelled pixels, as shares of them:
-    /// [T1 fixes, T1 breaks, T2 fixes, T2 breaks] (`targets::dc_effect`).
-    pub dc_effect: Option<[Tensor<1>; 4]>,
+    /// [T1 fixes, T1 breaks, T2 fixes, T2 breaks] (`targets::dc_effect`), then the fixes
+    /// and breaks of both models had the masks come from C(.) instead of F: the ceiling.
+    pub dc_effect: Option<[Tensor<1>; 6]>,
 }
 
 /// Marks the end of each phase of an iteration, for `flawmap bench --profile`. The engine
@@ -144,7 +145,7 @@ pub fn gct_task_step_timed(
     let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), batch.task_labels());
     let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), batch.task_labels());
     let dc_effect = match &batch.labels {
-        Labels::Classes(y) => Some(dc_effect(p1d.clone().narrow(0, 0, n_l), p2d.clone().narrow(0, 0, n_l), &dc.dc_mask1, &dc.dc_mask2, y.clone())),
+        Labels::Classes(y) => Some(labelled_dc_effect(p1d.clone().narrow(0, 0, n_l), p2d.clone().narrow(0, 0, n_l), &dc, y.clone(), task, &batch.labels, hp)),
         Labels::Clean(_) => None,
     };
     let dc1 = dc_loss(p1, dc.t1, hp.dc_weight);
@@ -167,6 +168,18 @@ pub fn gct_task_step_timed(
     let terms = [sup1, dc1, fc1, sup2, dc2, fc2].into_iter().map(Tensor::detach).collect();
     let losses = StepLosses { terms, fd: None, shares: Some(shares), dc_effect };
     (losses, p1d, p2d)
+}
+
+/// What dc did on the labelled slice (`p1`, `p2`: its predictions), and what it would have
+/// done with masks made from C(.), F's target, in place of F's maps: the same handler,
+/// threshold and rule, so the gap between the two is F's part alone.
+fn labelled_dc_effect(p1: Tensor<4>, p2: Tensor<4>, dc: &DcTargets, y: Tensor<3, Int>, task: &Task, labels: &Labels, hp: &StepParams) -> [Tensor<1>; 6] {
+    let [fix1, break1, fix2, break2] = dc_effect(p1.clone(), p2.clone(), &dc.dc_mask1, &dc.dc_mask2, y.clone());
+    let truth = task.label_as_pred(labels);
+    let (c1, c2) = (flaw_target(p1.clone(), truth.clone(), &hp.flaw), flaw_target(p2.clone(), truth, &hp.flaw));
+    let with_c = dc_targets(p1.clone(), p2.clone(), handle_flaw(c1, &hp.flaw), handle_flaw(c2, &hp.flaw), hp.flaw.xi);
+    let [cf1, cb1, cf2, cb2] = dc_effect(p1, p2, &with_c.dc_mask1, &with_c.dc_mask2, y);
+    [fix1, break1, fix2, break2, cf1 + cf2, cb1 + cb2]
 }
 
 /// Step 3 of GCT: F learns to regress C(p, y) on the labelled slice, from the detached

@@ -49,7 +49,7 @@ struct StepFigures {
     terms: Vec<f64>,
     fd: Option<f64>,
     shares: Option<[f64; 3]>,
-    dc_effect: Option<[f64; 4]>,
+    dc_effect: Option<[f64; 6]>,
 }
 
 fn read_losses(l: &StepLosses) -> StepFigures {
@@ -63,7 +63,7 @@ fn read_losses(l: &StepLosses) -> StepFigures {
     let fd = l.fd.as_ref().and_then(|_| rest.next());
     let mut take = |n: usize| rest.by_ref().take(n).collect::<Vec<f64>>();
     let shares = l.shares.as_ref().map(|_| take(3).try_into().expect("three shares"));
-    let dc_effect = l.dc_effect.as_ref().map(|_| take(4).try_into().expect("four dc shares"));
+    let dc_effect = l.dc_effect.as_ref().map(|_| take(6).try_into().expect("six dc shares"));
     StepFigures { terms, fd, shares, dc_effect }
 }
 
@@ -205,6 +205,8 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
                 dc_break_t1: dc_effect.map(|d| d[1]),
                 dc_fix_t2: dc_effect.map(|d| d[2]),
                 dc_break_t2: dc_effect.map(|d| d[3]),
+                dc_fix_with_c: dc_effect.map(|d| d[4]),
+                dc_break_with_c: dc_effect.map(|d| d[5]),
                 ms_per_iter: ms,
                 images_per_sec: host.n as f64 * 1000.0 / ms.max(1e-9),
                 time_ms: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0),

@@ -39,6 +39,8 @@ pub struct Diagnostics {
     /// Over the last quarter, on labelled pixels: of the dc copies that changed a model's
     /// class (T1 and T2 pooled), the share that took a right class over a wrong one.
     pub dc_right_share: Option<f64>,
+    /// The same had the masks come from C(.) instead of F: the ceiling of F's guidance.
+    pub dc_right_share_with_c: Option<f64>,
     /// lambda_dc * r at the last logged step.
     pub dc_weight_last: Option<f64>,
     /// T1's fc loss over its supervised loss, both averaged over the last quarter: above 1,
@@ -64,6 +66,11 @@ fn tail_mean(steps: &[StepMetrics], f: impl Fn(&StepMetrics) -> Option<f64>) -> 
     let tail = &steps[steps.len() - steps.len().div_ceil(4)..];
     let v: Vec<f64> = tail.iter().filter_map(f).collect();
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// fixes / (fixes + breaks), when there were any.
+fn right_share(fixes: Option<f64>, breaks: Option<f64>) -> Option<f64> {
+    fixes.zip(breaks).filter(|(f, b)| f + b > 0.0).map(|(f, b)| f / (f + b))
 }
 
 fn mean(v: &[f64]) -> Option<f64> {
@@ -120,7 +127,8 @@ impl Diagnostics {
             d.fc_share = tail_mean(steps, |s| s.fc_share);
             let fixes = tail_mean(steps, |s| Some(s.dc_fix_t1? + s.dc_fix_t2?));
             let breaks = tail_mean(steps, |s| Some(s.dc_break_t1? + s.dc_break_t2?));
-            d.dc_right_share = fixes.zip(breaks).filter(|(f, b)| f + b > 0.0).map(|(f, b)| f / (f + b));
+            d.dc_right_share = right_share(fixes, breaks);
+            d.dc_right_share_with_c = right_share(tail_mean(steps, |s| s.dc_fix_with_c), tail_mean(steps, |s| s.dc_break_with_c));
             d.dc_weight_last = steps.last().map(|s| s.dc_weight);
             if let (Some(fc), Some(sup)) = (tail_mean(steps, |s| Some(s.t1.fc)), tail_mean(steps, |s| Some(s.t1.sup)))
                 && fc > 0.0
@@ -159,8 +167,9 @@ impl Diagnostics {
         if let Some(r) = self.dc_right_share
             && r < 0.6
         {
+            let ceiling = self.dc_right_share_with_c.map(|c| format!(" (with C(.)'s maps in place of F's: {:.0} %)", c * 100.0)).unwrap_or_default();
             notes.push(format!(
-                "On labelled pixels, {:.0} % of the dc copies that changed a model's class were right over the last quarter (50 % is chance): dynamic consistency adds about as many mistakes as it fixes.",
+                "On labelled pixels, {:.0} % of the dc copies that changed a model's class were right over the last quarter{ceiling} (50 % is chance): dynamic consistency adds about as many mistakes as it fixes.",
                 r * 100.0
             ));
         }
@@ -249,6 +258,8 @@ mod tests {
             dc_break_t1: None,
             dc_fix_t2: None,
             dc_break_t2: None,
+            dc_fix_with_c: None,
+            dc_break_with_c: None,
             ms_per_iter: 1.0,
             images_per_sec: 1.0,
             time_ms: 0,
@@ -385,9 +396,11 @@ mod tests {
         assert!(d.notes.iter().all(|n| !n.contains("dc copies")), "{:?}", d.notes);
         for s in &mut steps[6..] {
             (s.dc_fix_t1, s.dc_fix_t2) = (Some(0.01), Some(0.01));
+            (s.dc_fix_with_c, s.dc_break_with_c) = (Some(0.09), Some(0.01));
         }
         let d = Diagnostics::from_history(&steps, &[], true);
-        assert!(d.notes.iter().any(|n| n.contains("50 % of the dc copies")), "{:?}", d.notes);
+        assert!((d.dc_right_share_with_c.unwrap() - 0.9).abs() < 1e-9, "{d:?}");
+        assert!(d.notes.iter().any(|n| n.contains("50 % of the dc copies") && n.contains("in place of F's: 90 %")), "{:?}", d.notes);
         // Runs without the figure (restoration, SupOnly): none.
         assert_eq!(Diagnostics::from_history(&[step(1, 0.4, 0.1)], &[], true).dc_right_share, None);
     }

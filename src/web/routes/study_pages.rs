@@ -240,7 +240,10 @@ async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Q
                     (Some(t), Some(c)) => format!("{t:.3} / {c:.3}"),
                     (t, _) => opt(t, |v| format!("{v:.3}")),
                 },
-                dc_right: opt(g.dc_right_share, |v| format!("{v:.2}")),
+                dc_right: match (g.dc_right_share, g.dc_right_share_with_c) {
+                    (Some(f), Some(c)) => format!("{f:.2} / {c:.2}"),
+                    (f, _) => opt(f, |v| format!("{v:.2}")),
+                },
                 one_right: match (g.arbitration_last, g.confidence_arbitration_last) {
                     (Some(f), Some(c)) => format!("{f:.2} / {c:.2}"),
                     _ => "–".into(),
