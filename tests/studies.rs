@@ -113,7 +113,15 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     assert_eq!(d.len(), 2);
     for x in d {
         assert_eq!(x["algorithm"], "gct");
-        for k in ["auroc_last", "confidence_auroc_last", "target_auroc_last", "image_auroc_last", "top_decile_last", "confidence_top_decile_last"] {
+        for k in [
+            "auroc_last",
+            "confidence_auroc_last",
+            "target_auroc_last",
+            "target_coarse_auroc_last",
+            "image_auroc_last",
+            "top_decile_last",
+            "confidence_top_decile_last",
+        ] {
             assert!(x[k].as_f64().is_some_and(|a| (0.0..=1.0).contains(&a)), "{k}: {x}");
         }
         assert!(x["dc_share_t1"].as_f64().is_some() && x["fc_share"].as_f64().is_some() && x["agreement_last"].as_f64().is_some(), "{x}");
@@ -125,6 +133,9 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     let compare = format!("/compare?a={}&amp;b={}", ids[&("gct".into(), "0.25".into())], ids[&("suponly".into(), "0.25".into())]);
     assert!(page.contains(&compare), "no compare link {compare}");
     assert!(page.contains("id=\"diagnostics\""));
+    // F's ceilings and dc's direction have their columns.
+    assert!(page.contains("at F&#39;s map") || page.contains("at F's map"), "no C-at-F's-map column");
+    assert!(page.contains("dc copies right: F / C(·)") && page.contains("one right: F / confidence"), "no dc-direction columns");
     // The page names the baseline protocol its SupOnly row follows.
     assert!(page.contains("Baseline protocol:") && page.contains("labelled crops per iteration against GCT"), "no protocol line");
     let list = c.get(format!("{}/studies", s.base)).send().await.unwrap().text().await.unwrap();
