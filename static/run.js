@@ -18,12 +18,16 @@
     ['Mask shares', s => [s.dc_share_t1, s.dc_share_t2, s.fc_share], ['dc T1', 'dc T2', 'fc']],
     // Where the truth is known: dc copies that fix a labelled pixel vs copies that break one.
     ['dc on labelled pixels: copies that fix vs break', s => [s.dc_fix_t1, s.dc_fix_t2, s.dc_break_t1, s.dc_break_t2], ['fix T1', 'fix T2', 'break T1', 'break T2']],
-    // The same as the share of class-changing copies that were right (0.5 = chance), with F's
-    // masks and, dashed, with masks made from C(.): the ceiling of F's guidance.
-    ['dc copies on labelled pixels that are right: F vs C(·) (ceiling)', s => {
+    // The same as the share of class-changing copies that were right (0.5 = chance), over
+    // the last 20 logged steps (one step's copies are few), with F's masks and, dashed,
+    // with masks made from C(.): the ceiling of F's guidance.
+    ['dc copies on labelled pixels that are right (last 20 steps): F vs C(·) (ceiling)', (s, j) => {
+      const window = steps.slice(Math.max(0, j - 19), j + 1);
+      const total = key => window.reduce((a, x) => (a == null || x[key] == null ? null : a + x[key]), 0);
       const sum = (a, b) => (a == null || b == null ? null : a + b);
       const right = (f, b) => (f == null || b == null || f + b === 0 ? null : f / (f + b));
-      return [right(sum(s.dc_fix_t1, s.dc_fix_t2), sum(s.dc_break_t1, s.dc_break_t2)), right(s.dc_fix_with_c, s.dc_break_with_c)];
+      return [right(sum(total('dc_fix_t1'), total('dc_fix_t2')), sum(total('dc_break_t1'), total('dc_break_t2'))),
+        right(total('dc_fix_with_c'), total('dc_break_with_c'))];
     }, ['F', 'C(·) ceiling']],
     ['Images / s', s => [s.images_per_sec], ['train']],
   ];
@@ -80,7 +84,7 @@
   }
   function redraw() {
     defs.forEach(([, f, n], i) => {
-      const cols = [steps.map(s => s.step)].concat(n.map((_, k) => steps.map(s => f(s)[k] ?? null)));
+      const cols = [steps.map(s => s.step)].concat(n.map((_, k) => steps.map((s, j) => f(s, j)[k] ?? null)));
       charts[i].setData(cols);
     });
     evalDefs.forEach(([, f, n], i) => {

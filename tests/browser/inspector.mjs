@@ -54,7 +54,7 @@ try {
   assert.match(await page.textContent('#charts'), /F vs own confidence/);
   assert.match(await page.textContent('#charts'), /Where one model is right/);
   assert.match(await page.textContent('#charts'), /copies that fix vs break/);
-  assert.match(await page.textContent('#charts'), /that are right: F vs C/);
+  assert.match(await page.textContent('#charts'), /that are right \(last 20 steps\): F vs C/);
   assert.match(await page.textContent('#charts'), /F's reliability diagram/);
   assert.match(await page.textContent('#charts'), /calibration error/);
   // Header progress of a finished run, and a favicon that exists.
