@@ -162,8 +162,17 @@ fn tiny() -> Tiny {
     let data = shapes::generate(16, 1, 32, true);
     let split = Split::new(16, 0.5, 0);
     let hb = Batcher::new(&config, &split).batch(0, &data, &config);
-    let hp =
-        StepParams { lr: 0.05, fd_lr: 0.01, head_lr_mult: 10.0, dc_weight: 100.0, lambda_fc: 1.0, fd_scale: 10.0, fd_steps: 1, flaw: config.flaw_params() };
+    let hp = StepParams {
+        lr: 0.05,
+        fd_lr: 0.01,
+        head_lr_mult: 10.0,
+        dc_weight: 100.0,
+        lambda_fc: 1.0,
+        fd_scale: 10.0,
+        fd_steps: 1,
+        flaw: config.flaw_params(),
+        measure_dc: true,
+    };
     Tiny { config, dev, split, hb, hp }
 }
 
@@ -176,14 +185,14 @@ fn gradients_are_routed_as_the_spec_says() {
     let task = config.task_spec();
     let f_before = params_of(nets.f.as_ref().unwrap());
     let t1_before = params_of(&nets.t1);
-    let (_, p1, p2) = gct_task_step(&mut nets, &mut opts, &batch, &task, &hp);
+    let (_, inputs) = gct_task_step(&mut nets, &mut opts, &batch, &task, &hp);
     assert_eq!(f_before, params_of(nets.f.as_ref().unwrap()), "F moved in the task step");
     let t1_mid = params_of(&nets.t1);
     let t2_mid = params_of(nets.t2.as_ref().unwrap());
     // Every parameter of T1 learns (F's conv biases, before IBNorm, get exactly zero gradient).
     assert_eq!(unchanged(&t1_before, &t1_mid), Vec::<String>::new(), "T1 parameters that did not learn");
 
-    gct_flaw_step(&mut nets, &mut opts, &batch, &task, &hp, p1, p2);
+    gct_flaw_step(&mut nets, &mut opts, &batch, &hp, &inputs);
     assert_eq!(t1_mid, params_of(&nets.t1), "T1 moved in the F step");
     assert_eq!(t2_mid, params_of(nets.t2.as_ref().unwrap()), "T2 moved in the F step");
     let f_after = params_of(nets.f.as_ref().unwrap());
@@ -211,9 +220,9 @@ fn held_out_labels_reach_f_and_not_the_task_models() {
         batch.hide_from_task_models(&hb, held, &dev);
         let mut nets = Nets::new(&config, &dev);
         let mut opts = Optimisers::new(&config, &nets);
-        let (losses, p1, p2) = gct_task_step(&mut nets, &mut opts, &batch, &task, &hp);
+        let (losses, inputs) = gct_task_step(&mut nets, &mut opts, &batch, &task, &hp);
         let sup = to_f32(losses.terms[0].clone())[0];
-        let fd = to_f32(gct_flaw_step(&mut nets, &mut opts, &batch, &task, &hp, p1, p2))[0];
+        let fd = to_f32(gct_flaw_step(&mut nets, &mut opts, &batch, &hp, &inputs))[0];
         (sup, fd)
     };
     let labelled = &hb.items[..hb.n_labeled];
@@ -243,4 +252,25 @@ fn more_flaw_detector_steps_move_only_f_further() {
     assert_eq!(fd1, fd3, "the reported F loss is the first update's");
     assert_eq!(t1_one, t1_three, "the task models take one step either way");
     assert_ne!(f_one, f_three, "F moves further with more updates");
+}
+
+/// The dc diagnostics are computed only on steps whose figures are read back, and measuring
+/// them changes nothing in the step itself.
+#[test]
+fn dc_figures_are_measured_only_when_asked_and_change_nothing() {
+    let Tiny { config, dev, hb, hp, split: _ } = tiny();
+    let batch = DeviceBatch::upload(&hb, &dev);
+    let task = config.task_spec();
+    let run = |measure_dc: bool| {
+        let mut nets = Nets::new(&config, &dev);
+        let mut opts = Optimisers::new(&config, &nets);
+        let losses = gct_step(&mut nets, &mut opts, &batch, &task, &StepParams { measure_dc, ..hp });
+        (losses.dc_effect.map(|d| d.map(|t| to_f32(t)[0])), to_f32(losses.fd.unwrap())[0], params_of(&nets.t1), params_of(nets.f.as_ref().unwrap()))
+    };
+    let (measured, fd_a, t1_a, f_a) = run(true);
+    let (skipped, fd_b, t1_b, f_b) = run(false);
+    let measured = measured.expect("segmentation GCT measures dc when asked");
+    assert!(measured.iter().all(|v| (0.0..=1.0).contains(v)), "{measured:?}");
+    assert_eq!(skipped, None);
+    assert_eq!((fd_a, t1_a, f_a), (fd_b, t1_b, f_b));
 }

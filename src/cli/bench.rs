@@ -116,6 +116,8 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
         fd_scale: config.gct.fd_scale as f32,
         fd_steps: config.train.fd_steps,
         flaw: config.flaw_params(),
+        // As training with its default log_every = 1: every step's figures are read back.
+        measure_dc: true,
     };
     let mut times = Vec::new();
     let mut batch_size = 0;

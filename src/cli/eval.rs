@@ -29,7 +29,7 @@ pub fn run(path: &Path, device_flag: Option<&str>, split: EvalSplit) -> Result<(
         EvalSplit::Validation => (data.val, "validation images"),
         EvalSplit::Labeled => {
             let drawn = Split::new(data.train.len(), config.data.label_ratio, config.data.split_seed);
-            (drawn.labeled.iter().map(|&i| data.train[i].clone()).collect(), "labelled training images")
+            (drawn.labeled_items(&data.train), "labelled training images")
         }
     };
     println!("{} at step {} on {} ({} {what})", config.name, loaded.meta.step, acquired.name, images.len());

@@ -15,7 +15,7 @@ use flawmap::engine::checkpoint;
 use flawmap::engine::evaluate::Evaluator;
 use flawmap::engine::events::EvalReport;
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_step};
+use flawmap::engine::step::{DeviceBatch, FlawInputs, StepParams, gct_flaw_step};
 use flawmap::gct::schedule::poly_lr;
 use flawmap::host::to_f32;
 use std::path::Path;
@@ -64,7 +64,7 @@ pub fn run(args: RefitArgs) -> Result<(), String> {
     }
     let data = data::load(&config, Path::new(".")).map_err(|e| e.to_string())?;
     let split = Split::new(data.train.len(), config.data.label_ratio, config.data.split_seed);
-    let labelled: Vec<_> = split.labeled.iter().map(|&i| data.train[i].clone()).collect();
+    let labelled = split.labeled_items(&data.train);
     let task = config.task_spec();
     let flaw = config.flaw_params();
     let evaluator = Evaluator { config: &config, task, flaw, device: acquired.device.clone(), input_scores: Default::default() };
@@ -113,8 +113,10 @@ pub fn run(args: RefitArgs) -> Result<(), String> {
             fd_scale: config.gct.fd_scale as f32,
             fd_steps: 1,
             flaw,
+            measure_dc: false,
         };
-        let loss = gct_flaw_step(&mut training.nets, &mut training.optimisers, &batch, &task, &hp, p1, p2);
+        let inputs = FlawInputs::new(&batch, &task, &flaw, p1, p2);
+        let loss = gct_flaw_step(&mut training.nets, &mut training.optimisers, &batch, &hp, &inputs);
         // The loss is fd_scale * the mean of the two MSEs: report the MSE, as the evaluation does.
         loss_sum += to_f32(loss)[0] as f64 / config.gct.fd_scale.max(f64::MIN_POSITIVE);
         loss_n += 1;

@@ -5,9 +5,9 @@
 //! by the iteration. A resumed run therefore sees exactly the batches an uninterrupted run
 //! would have seen, without any generator state in the checkpoint.
 
-use super::Dataset;
 use super::augment::{View, random_view};
 use super::degrade;
+use super::{Dataset, Item};
 use crate::config::{RunConfig, TaskKind};
 use crate::rng::{permutation, stream};
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,12 @@ impl Split {
         labeled.sort_unstable();
         unlabeled.sort_unstable();
         Self { labeled, unlabeled }
+    }
+
+    /// The labelled images themselves, in index order (`flawmap eval --split labeled`,
+    /// `flawmap refit-flaw`).
+    pub fn labeled_items(&self, train: &[Item]) -> Vec<Item> {
+        self.labeled.iter().map(|&i| train[i].clone()).collect()
     }
 
     /// The labelled images whose labels only F learns from (`gct.fd_holdout`): round(share *

@@ -78,6 +78,29 @@ pub struct StepParams {
     /// F updates per iteration on the same slice (`train.fd_steps`; the spec's is 1).
     pub fd_steps: usize,
     pub flaw: FlawParams,
+    /// Compute what dc did on the labelled pixels (`StepLosses::dc_effect`): only on the
+    /// steps whose figures are read back.
+    pub measure_dc: bool,
+}
+
+/// What F's step learns from: the detached activated predictions of the whole batch, and
+/// C(.) of each on the labelled slice. Computed once per iteration: every F update
+/// regresses the same targets, and the dc diagnostics compare F's masks with C's.
+pub struct FlawInputs {
+    pub p1: Tensor<4>,
+    pub p2: Tensor<4>,
+    pub c1: Tensor<4>,
+    pub c2: Tensor<4>,
+}
+
+impl FlawInputs {
+    pub fn new(batch: &DeviceBatch, task: &Task, flaw: &FlawParams, p1: Tensor<4>, p2: Tensor<4>) -> Self {
+        let n_l = batch.n_labeled;
+        let y = task.label_as_pred(&batch.labels);
+        let c1 = flaw_target(p1.clone().narrow(0, 0, n_l), y.clone(), flaw);
+        let c2 = flaw_target(p2.clone().narrow(0, 0, n_l), y, flaw);
+        Self { p1, p2, c1, c2 }
+    }
 }
 
 /// Loss terms still on the device; read back only when reported.
@@ -110,8 +133,8 @@ fn zero(like: &Tensor<1>) -> Tensor<1> {
 
 /// Step 1 + step 2 of GCT: the task models learn from labels, from each other where F
 /// says the other is better, and from F where both are bad. F's parameters do not move.
-/// Returns the detached activated predictions for the F step.
-pub fn gct_task_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> (StepLosses, Tensor<4>, Tensor<4>) {
+/// Returns what the F step learns from.
+pub fn gct_task_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> (StepLosses, FlawInputs) {
     gct_task_step_timed(nets, opts, batch, task, hp, &mut ())
 }
 
@@ -123,7 +146,7 @@ pub fn gct_task_step_timed(
     task: &Task,
     hp: &StepParams,
     ph: &mut impl Phases,
-) -> (StepLosses, Tensor<4>, Tensor<4>) {
+) -> (StepLosses, FlawInputs) {
     let f = nets.f.as_ref().expect("gct has a flaw detector");
     // Frozen F: its parameters get no gradient; BatchNorm stays in train mode as in the
     // reference, and its running statistics (shared with F) may update.
@@ -137,16 +160,17 @@ pub fn gct_task_step_timed(
     ph.mark("F forward (frozen) on T1, T2");
 
     let (h1, h2) = (handle_flaw(f1.clone().detach(), &hp.flaw), handle_flaw(f2.clone().detach(), &hp.flaw));
-    let (p1d, p2d) = (p1.clone().detach(), p2.clone().detach());
-    let dc = dc_targets(p1d.clone(), p2d.clone(), h1, h2, hp.flaw.xi);
+    let inputs = FlawInputs::new(batch, task, &hp.flaw, p1.clone().detach(), p2.clone().detach());
+    ph.mark("C(.) targets: blur, dilate, normalise");
+    let dc = dc_targets(inputs.p1.clone(), inputs.p2.clone(), h1, h2, hp.flaw.xi);
     ph.mark("flaw handler H + dc targets");
 
     let n_l = batch.n_labeled;
     let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), batch.task_labels());
     let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), batch.task_labels());
     let dc_effect = match &batch.labels {
-        Labels::Classes(y) => Some(labelled_dc_effect(p1d.clone().narrow(0, 0, n_l), p2d.clone().narrow(0, 0, n_l), &dc, y.clone(), task, &batch.labels, hp)),
-        Labels::Clean(_) => None,
+        Labels::Classes(y) if hp.measure_dc => Some(labelled_dc_effect(&inputs, &dc, y.clone(), hp)),
+        _ => None,
     };
     let dc1 = dc_loss(p1, dc.t1, hp.dc_weight);
     let dc2 = dc_loss(p2, dc.t2, hp.dc_weight);
@@ -167,50 +191,44 @@ pub fn gct_task_step_timed(
     let shares = [dc.dc_mask1.mean(), dc.dc_mask2.mean(), dc.fc_mask.mean()];
     let terms = [sup1, dc1, fc1, sup2, dc2, fc2].into_iter().map(Tensor::detach).collect();
     let losses = StepLosses { terms, fd: None, shares: Some(shares), dc_effect };
-    (losses, p1d, p2d)
+    (losses, inputs)
 }
 
-/// What dc did on the labelled slice (`p1`, `p2`: its predictions), and what it would have
-/// done with masks made from C(.), F's target, in place of F's maps: the same handler,
-/// threshold and rule, so the gap between the two is F's part alone.
-fn labelled_dc_effect(p1: Tensor<4>, p2: Tensor<4>, dc: &DcTargets, y: Tensor<3, Int>, task: &Task, labels: &Labels, hp: &StepParams) -> [Tensor<1>; 6] {
+/// What dc did on the labelled slice (labels `y`), and what it would have done with masks
+/// made from C(.), F's target, in place of F's maps: the same handler, threshold and rule,
+/// so the gap between the two is F's part alone.
+fn labelled_dc_effect(inputs: &FlawInputs, dc: &DcTargets, y: Tensor<3, Int>, hp: &StepParams) -> [Tensor<1>; 6] {
+    let n_l = y.dims()[0];
+    let (p1, p2) = (inputs.p1.clone().narrow(0, 0, n_l), inputs.p2.clone().narrow(0, 0, n_l));
     let [fix1, break1, fix2, break2] = dc_effect(p1.clone(), p2.clone(), &dc.dc_mask1, &dc.dc_mask2, y.clone());
-    let truth = task.label_as_pred(labels);
-    let (c1, c2) = (flaw_target(p1.clone(), truth.clone(), &hp.flaw), flaw_target(p2.clone(), truth, &hp.flaw));
-    let with_c = dc_targets(p1.clone(), p2.clone(), handle_flaw(c1, &hp.flaw), handle_flaw(c2, &hp.flaw), hp.flaw.xi);
+    let (h1, h2) = (handle_flaw(inputs.c1.clone(), &hp.flaw), handle_flaw(inputs.c2.clone(), &hp.flaw));
+    let with_c = dc_targets(p1.clone(), p2.clone(), h1, h2, hp.flaw.xi);
     let [cf1, cb1, cf2, cb2] = dc_effect(p1, p2, &with_c.dc_mask1, &with_c.dc_mask2, y);
     [fix1, break1, fix2, break2, cf1 + cf2, cb1 + cb2]
 }
 
 /// Step 3 of GCT: F learns to regress C(p, y) on the labelled slice, from the detached
 /// predictions of step 1. No gradient reaches the task models.
-pub fn gct_flaw_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, p1: Tensor<4>, p2: Tensor<4>) -> Tensor<1> {
-    gct_flaw_step_timed(nets, opts, batch, task, hp, p1, p2, &mut ())
+pub fn gct_flaw_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, hp: &StepParams, inputs: &FlawInputs) -> Tensor<1> {
+    gct_flaw_step_timed(nets, opts, batch, hp, inputs, &mut ())
 }
 
 /// [`gct_flaw_step`] with its phases marked.
-#[allow(clippy::too_many_arguments)]
 pub fn gct_flaw_step_timed(
     nets: &mut Nets,
     opts: &mut Optimisers,
     batch: &DeviceBatch,
-    task: &Task,
     hp: &StepParams,
-    p1: Tensor<4>,
-    p2: Tensor<4>,
+    inputs: &FlawInputs,
     ph: &mut impl Phases,
 ) -> Tensor<1> {
     let n_l = batch.n_labeled;
     let f: FlawDetector = nets.f.take().expect("gct has a flaw detector");
     // F runs on the full batch and is sliced, so its batch statistics match the reference.
-    let f1 = f.forward(batch.input.clone(), p1.clone()).narrow(0, 0, n_l);
-    let f2 = f.forward(batch.input.clone(), p2.clone()).narrow(0, 0, n_l);
+    let f1 = f.forward(batch.input.clone(), inputs.p1.clone()).narrow(0, 0, n_l);
+    let f2 = f.forward(batch.input.clone(), inputs.p2.clone()).narrow(0, 0, n_l);
     ph.mark("F forward (F step) on T1, T2");
-    let y = task.label_as_pred(&batch.labels);
-    let c1 = flaw_target(p1.narrow(0, 0, n_l), y.clone(), &hp.flaw);
-    let c2 = flaw_target(p2.narrow(0, 0, n_l), y, &hp.flaw);
-    ph.mark("C(.) targets: blur, dilate, normalise");
-    let loss = flaw_detector_loss(f1, c1, f2, c2, hp.fd_scale);
+    let loss = flaw_detector_loss(f1, inputs.c1.clone(), f2, inputs.c2.clone(), hp.fd_scale);
     let grads = GradientsParams::from_grads(loss.backward(), &f);
     ph.mark("F loss + backward");
     nets.f = Some(opts.f.as_mut().expect("F optimiser").step(hp.fd_lr, f, grads));
@@ -226,9 +244,9 @@ pub fn gct_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, tas
 /// [`gct_step`] with its phases marked. F takes `hp.fd_steps` updates; the reported F loss
 /// is the first's, comparable with one update per iteration.
 pub fn gct_step_timed(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams, ph: &mut impl Phases) -> StepLosses {
-    let (mut losses, p1, p2) = gct_task_step_timed(nets, opts, batch, task, hp, ph);
+    let (mut losses, inputs) = gct_task_step_timed(nets, opts, batch, task, hp, ph);
     for _ in 0..hp.fd_steps.max(1) {
-        let fd = gct_flaw_step_timed(nets, opts, batch, task, hp, p1.clone(), p2.clone(), ph);
+        let fd = gct_flaw_step_timed(nets, opts, batch, hp, &inputs, ph);
         losses.fd.get_or_insert(fd);
     }
     losses

@@ -169,6 +169,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             fd_scale: config.gct.fd_scale as f32,
             fd_steps: t.fd_steps,
             flaw,
+            measure_dc: (it + 1) % t.log_every == 0 || it + 1 == total,
         };
         let losses = match config.algorithm {
             Algorithm::Gct => gct_step(&mut nets, &mut opts, &batch, &task, &hp),
