@@ -7,7 +7,7 @@ use flawmap::config::{Algorithm, Arch, RunConfig};
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::data::shapes;
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_step, gct_step, gct_task_step};
+use flawmap::engine::step::{DeviceBatch, StepLosses, StepParams, gct_flaw_step, gct_step, gct_task_step};
 use flawmap::host::to_f32;
 use flawmap::models::flaw_detector::{FlawDetector, map_size};
 use flawmap::models::{TaskNet, TaskNetSpec};
@@ -234,22 +234,25 @@ fn held_out_labels_reach_f_and_not_the_task_models() {
     assert_eq!(fd_none, fd_all, "F's loss does not depend on what the task models are shown");
 }
 
+/// One whole GCT iteration from a fresh initialisation under `hp`: its losses, and T1's and
+/// F's parameters after it.
+fn one_gct_step(t: &Tiny, hp: StepParams) -> (StepLosses, Vec<(String, Vec<f32>)>, Vec<(String, Vec<f32>)>) {
+    let batch = DeviceBatch::upload(&t.hb, &t.dev);
+    let mut nets = Nets::new(&t.config, &t.dev);
+    let mut opts = Optimisers::new(&t.config, &nets);
+    let losses = gct_step(&mut nets, &mut opts, &batch, &t.config.task_spec(), &hp);
+    (losses, params_of(&nets.t1), params_of(nets.f.as_ref().unwrap()))
+}
+
 /// `train.fd_steps`: F takes that many updates per iteration on the same slice; the task
 /// models' update and the reported F loss (the first update's) are those of one step.
 #[test]
 fn more_flaw_detector_steps_move_only_f_further() {
-    let Tiny { config, dev, hb, hp, split: _ } = tiny();
-    let batch = DeviceBatch::upload(&hb, &dev);
-    let task = config.task_spec();
-    let run = |steps: usize| {
-        let mut nets = Nets::new(&config, &dev);
-        let mut opts = Optimisers::new(&config, &nets);
-        let losses = gct_step(&mut nets, &mut opts, &batch, &task, &StepParams { fd_steps: steps, ..hp });
-        (to_f32(losses.fd.expect("gct reports F's loss"))[0], params_of(&nets.t1), params_of(nets.f.as_ref().unwrap()))
-    };
-    let (fd1, t1_one, f_one) = run(1);
-    let (fd3, t1_three, f_three) = run(3);
-    assert_eq!(fd1, fd3, "the reported F loss is the first update's");
+    let t = tiny();
+    let fd = |l: &StepLosses| to_f32(l.fd.clone().expect("gct reports F's loss"))[0];
+    let (one, t1_one, f_one) = one_gct_step(&t, StepParams { fd_steps: 1, ..t.hp });
+    let (three, t1_three, f_three) = one_gct_step(&t, StepParams { fd_steps: 3, ..t.hp });
+    assert_eq!(fd(&one), fd(&three), "the reported F loss is the first update's");
     assert_eq!(t1_one, t1_three, "the task models take one step either way");
     assert_ne!(f_one, f_three, "F moves further with more updates");
 }
@@ -258,19 +261,12 @@ fn more_flaw_detector_steps_move_only_f_further() {
 /// them changes nothing in the step itself.
 #[test]
 fn dc_figures_are_measured_only_when_asked_and_change_nothing() {
-    let Tiny { config, dev, hb, hp, split: _ } = tiny();
-    let batch = DeviceBatch::upload(&hb, &dev);
-    let task = config.task_spec();
-    let run = |measure_dc: bool| {
-        let mut nets = Nets::new(&config, &dev);
-        let mut opts = Optimisers::new(&config, &nets);
-        let losses = gct_step(&mut nets, &mut opts, &batch, &task, &StepParams { measure_dc, ..hp });
-        (losses.dc_effect.map(|d| d.map(|t| to_f32(t)[0])), to_f32(losses.fd.unwrap())[0], params_of(&nets.t1), params_of(nets.f.as_ref().unwrap()))
-    };
-    let (measured, fd_a, t1_a, f_a) = run(true);
-    let (skipped, fd_b, t1_b, f_b) = run(false);
-    let measured = measured.expect("segmentation GCT measures dc when asked");
-    assert!(measured.iter().all(|v| (0.0..=1.0).contains(v)), "{measured:?}");
-    assert_eq!(skipped, None);
-    assert_eq!((fd_a, t1_a, f_a), (fd_b, t1_b, f_b));
+    let t = tiny();
+    let (measured, t1_a, f_a) = one_gct_step(&t, StepParams { measure_dc: true, ..t.hp });
+    let (skipped, t1_b, f_b) = one_gct_step(&t, StepParams { measure_dc: false, ..t.hp });
+    let figures = measured.dc_effect.clone().expect("segmentation GCT measures dc when asked").map(|v| to_f32(v)[0]);
+    assert!(figures.iter().all(|v| (0.0..=1.0).contains(v)), "{figures:?}");
+    assert!(skipped.dc_effect.is_none());
+    let fd = |l: &StepLosses| to_f32(l.fd.clone().unwrap())[0];
+    assert_eq!((fd(&measured), t1_a, f_a), (fd(&skipped), t1_b, f_b));
 }
