@@ -119,8 +119,11 @@ fn residual_models_start_near_the_identity_and_still_differ() {
     }
 }
 
+/// A module's float tensors by path, as plain values.
+type Params = Vec<(String, Vec<f32>)>;
+
 /// Every float tensor of a module (BatchNorm running statistics excluded), by path.
-fn params_of<M: Module>(m: &M) -> Vec<(String, Vec<f32>)> {
+fn params_of<M: Module>(m: &M) -> Params {
     use burn::store::ModuleSnapshot;
     let mut store = burn::store::SafetensorsStore::from_bytes(None);
     m.valid().save_into(&mut store).unwrap();
@@ -236,7 +239,7 @@ fn held_out_labels_reach_f_and_not_the_task_models() {
 
 /// One whole GCT iteration from a fresh initialisation under `hp`: its losses, and T1's and
 /// F's parameters after it.
-fn one_gct_step(t: &Tiny, hp: StepParams) -> (StepLosses, Vec<(String, Vec<f32>)>, Vec<(String, Vec<f32>)>) {
+fn one_gct_step(t: &Tiny, hp: StepParams) -> (StepLosses, Params, Params) {
     let batch = DeviceBatch::upload(&t.hb, &t.dev);
     let mut nets = Nets::new(&t.config, &t.dev);
     let mut opts = Optimisers::new(&t.config, &nets);
