@@ -7,7 +7,7 @@ use flawmap::config::{Algorithm, Arch, RunConfig};
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::data::shapes;
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, StepLosses, StepParams, gct_flaw_step, gct_step, gct_task_step};
+use flawmap::engine::step::{DeviceBatch, StepLosses, StepParams, gct_flaw_only_step, gct_flaw_step, gct_step, gct_task_step};
 use flawmap::host::to_f32;
 use flawmap::models::flaw_detector::{FlawDetector, map_size};
 use flawmap::models::{TaskNet, TaskNetSpec};
@@ -258,6 +258,39 @@ fn more_flaw_detector_steps_move_only_f_further() {
     assert_eq!(fd(&one), fd(&three), "the reported F loss is the first update's");
     assert_eq!(t1_one, t1_three, "the task models take one step either way");
     assert_ne!(f_one, f_three, "F moves further with more updates");
+}
+
+/// `train.fd_fresh_steps`: F's extra batches are new crops of the labelled images alone,
+/// from a stream of their own (the main batches do not change), and F's update on one
+/// moves F, not the task models, which still learn in the next iteration.
+#[test]
+fn flaw_only_batches_are_fresh_labelled_crops_that_move_only_f() {
+    let Tiny { config, dev, hb, hp, split } = tiny();
+    let data = shapes::generate(16, 1, 32, true);
+    let mut batcher = Batcher::new(&config, &split);
+    let (a, b) = (batcher.flaw_only_batch(0, 0, 2, &data, &config), batcher.flaw_only_batch(0, 1, 2, &data, &config));
+    for extra in [&a, &b] {
+        assert_eq!((extra.n, extra.n_labeled), (hb.n_labeled, hb.n_labeled), "a labelled slice's worth, all labelled");
+        assert!(extra.items.iter().all(|i| split.labeled.contains(i)), "{:?}", extra.items);
+        assert!(extra.labels.is_some());
+    }
+    assert_ne!(a.input, b.input, "each extra update has crops of its own");
+    assert_ne!(a.input[..a.input.len()], hb.input[..a.input.len()], "not the iteration's labelled slice again");
+    assert_eq!(a.input, Batcher::new(&config, &split).flaw_only_batch(0, 0, 2, &data, &config).input, "a function of (seed, iteration, k)");
+    assert_eq!(batcher.batch(0, &data, &config).input, hb.input, "the main batch is the same whether F's batches are drawn or not");
+
+    let mut nets = Nets::new(&config, &dev);
+    let mut opts = Optimisers::new(&config, &nets);
+    let task = config.task_spec();
+    let (t1_before, t2_before, f_before) = (params_of(&nets.t1), params_of(nets.t2.as_ref().unwrap()), params_of(nets.f.as_ref().unwrap()));
+    let fd = to_f32(gct_flaw_only_step(&mut nets, &mut opts, &DeviceBatch::upload(&a, &dev), &task, &hp))[0];
+    assert!(fd.is_finite() && fd > 0.0, "F's loss on the extra batch: {fd}");
+    assert_eq!(t1_before, params_of(&nets.t1), "T1 moved in F's extra update");
+    assert_eq!(t2_before, params_of(nets.t2.as_ref().unwrap()), "T2 moved in F's extra update");
+    assert_ne!(f_before, params_of(nets.f.as_ref().unwrap()), "F did not learn from its extra batch");
+    // The no-gradient copies leave the models themselves trainable.
+    gct_task_step(&mut nets, &mut opts, &DeviceBatch::upload(&hb, &dev), &task, &hp);
+    assert_eq!(unchanged(&t1_before, &params_of(&nets.t1)), Vec::<String>::new(), "T1 parameters that no longer learn");
 }
 
 /// The dc diagnostics are computed only on steps whose figures are read back, and measuring

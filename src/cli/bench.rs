@@ -57,6 +57,8 @@ pub fn bench_config(algorithm: Algorithm) -> RunConfig {
     c.data.scale_max = 2.0;
     c.train.batch_labeled = 4;
     c.train.batch_unlabeled = 4;
+    // The spec's iteration, which the PyTorch anchor runs: no extra F updates.
+    c.train.fd_fresh_steps = 0;
     for net in [&mut c.t1, &mut c.t2] {
         *net = NetConfig { arch: Arch::Unet, width: 16, depth: 3 };
     }

@@ -505,6 +505,13 @@ pub struct TrainConfig {
     /// of an F forward and backward each.
     #[serde(default = "d_fd_steps")]
     pub fd_steps: usize,
+    /// Flaw detector: extra updates per iteration, each on new crops of the labelled images
+    /// (their own stream) with predictions of the task models as they are, no gradient to
+    /// them (a named deviation when above 0; the spec's F sees the iteration's labelled
+    /// slice once). F chases models that move every iteration with one step per labelled
+    /// crop; this gives it more crops, not more steps on the same one.
+    #[serde(default)]
+    pub fd_fresh_steps: usize,
     /// Poly decay power for all three schedules.
     #[serde(default = "d_poly")]
     pub poly_power: f64,
@@ -1020,6 +1027,7 @@ impl RunConfig {
             format!("must be in [0, {MAX_WEIGHT_DECAY}], got {}", t.fd_weight_decay),
         );
         check((1..=8).contains(&t.fd_steps), "train.fd_steps", format!("must be between 1 and 8, got {}", t.fd_steps));
+        check(t.fd_fresh_steps <= 8, "train.fd_fresh_steps", format!("must be between 0 and 8, got {}", t.fd_fresh_steps));
         check((0.0..1.0).contains(&t.fd_beta1), "train.fd_beta1", "must be in [0, 1)".into());
         check((0.0..1.0).contains(&t.fd_beta2), "train.fd_beta2", "must be in [0, 1)".into());
         check(t.fd_eps > 0.0 && t.fd_eps <= 1.0, "train.fd_eps", format!("must be in (0, 1], got {}", t.fd_eps));
@@ -1202,9 +1210,10 @@ mod tests {
         c.gct.dc_threshold = 2.0;
         c.gct.fd_holdout = 0.6;
         c.train.fd_steps = 0;
+        c.train.fd_fresh_steps = 9;
         let errs = c.validate().unwrap_err().0;
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in ["data.label_ratio", "train.batch_labeled", "gct.dc_threshold", "gct.fd_holdout", "train.fd_steps"] {
+        for f in ["data.label_ratio", "train.batch_labeled", "gct.dc_threshold", "gct.fd_holdout", "train.fd_steps", "train.fd_fresh_steps"] {
             assert!(fields.contains(&f), "{f} not in {fields:?}");
         }
         // Held-out labels are per pixel: a restoration task cannot hide its clean images.

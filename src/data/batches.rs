@@ -92,6 +92,8 @@ pub struct Batcher {
     seed: u64,
     labeled: Stream,
     unlabeled: Stream,
+    /// The labelled images again, in an order of their own: F's extra batches.
+    flaw_only: Stream,
     n_l: usize,
     n_u: usize,
 }
@@ -102,6 +104,7 @@ impl Batcher {
             seed: config.seed,
             labeled: Stream { name: "labeled", items: split.labeled.clone(), passes: HashMap::new() },
             unlabeled: Stream { name: "unlabeled", items: split.unlabeled.clone(), passes: HashMap::new() },
+            flaw_only: Stream { name: "flaw-only", items: split.labeled.clone(), passes: HashMap::new() },
             n_l: config.labeled_per_batch(),
             n_u: config.unlabeled_per_batch(),
         }
@@ -116,17 +119,43 @@ impl Batcher {
         for j in 0..self.n_u {
             items.push(self.unlabeled.at(self.seed, it * self.n_u + j));
         }
+        self.assemble(items, b"", it, data, config)
+    }
+
+    /// The `k`-th of `per_iteration` extra labelled batches of iteration `it` that only F
+    /// learns from (`train.fd_fresh_steps`): new crops of the labelled images, from a stream
+    /// and augmentation draws of their own, so the main batches (and a resumed run's) are
+    /// the same whatever the setting.
+    pub fn flaw_only_batch(&mut self, it: usize, k: usize, per_iteration: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
+        let first = (it * per_iteration + k) * self.n_l;
+        let items = (0..self.n_l).map(|j| self.flaw_only.at(self.seed, first + j)).collect();
+        self.assemble(items, b"flaw-only", it * per_iteration + k, data, config)
+    }
+
+    /// Random views of `items` (labelled first), drawn from streams named by `tag` and `key`.
+    /// The main batches have no tag, and their streams' names are those of earlier versions.
+    fn assemble(&self, items: Vec<usize>, tag: &[u8], key: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
         let d = &config.data;
+        let key = (key as u64).to_le_bytes();
+        let named = |what: &'static [u8], rest: &[&[u8]]| {
+            let mut parts: Vec<&[u8]> = vec![what];
+            if !tag.is_empty() {
+                parts.push(tag);
+            }
+            parts.extend_from_slice(rest);
+            stream(self.seed, &parts)
+        };
         let views: Vec<View> = items
             .iter()
             .enumerate()
             .map(|(j, &idx)| {
-                let mut rng = stream(self.seed, &[b"augment", &(it as u64).to_le_bytes(), &(j as u64).to_le_bytes()]);
+                let mut rng = named(b"augment", &[&key, &(j as u64).to_le_bytes()]);
                 random_view(&data.train[idx], d.base_size, (d.scale_min, d.scale_max), d.crop_size, d.flip, &mut rng)
             })
             .collect();
-        let noise_seed = stream(self.seed, &[b"noise", &(it as u64).to_le_bytes()]);
-        assemble(&views, self.n_l, config, noise_seed, items)
+        let noise_seed = named(b"noise", &[&key]);
+        let n_labeled = self.n_l.min(items.len());
+        assemble(&views, n_labeled, config, noise_seed, items)
     }
 }
 

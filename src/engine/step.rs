@@ -236,6 +236,22 @@ pub fn gct_flaw_step_timed(
     loss.detach()
 }
 
+/// An extra F update on a labelled batch of its own (`train.fd_fresh_steps`): the task
+/// models predict it as they are after this iteration's step, in train mode as in the task
+/// step (their BatchNorm running statistics see these crops too), without a gradient, and F
+/// regresses C(.) of those predictions. Named deviation from the spec, whose F sees each
+/// iteration's labelled slice once.
+pub fn gct_flaw_only_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> Tensor<1> {
+    // Without gradient: a forward of parameters that require one records a graph that only
+    // a backward frees, and none runs through the task models here.
+    let t1 = nets.t1.clone().no_grad();
+    let t2 = nets.t2.clone().expect("gct has T2").no_grad();
+    let p1 = task.activate(t1.forward(batch.input.clone())).detach();
+    let p2 = task.activate(t2.forward(batch.input.clone())).detach();
+    let inputs = FlawInputs::new(batch, task, &hp.flaw, p1, p2);
+    gct_flaw_step(nets, opts, batch, hp, &inputs)
+}
+
 /// A whole GCT iteration: task step, then F step.
 pub fn gct_step(nets: &mut Nets, opts: &mut Optimisers, batch: &DeviceBatch, task: &Task, hp: &StepParams) -> StepLosses {
     gct_step_timed(nets, opts, batch, task, hp, &mut ())

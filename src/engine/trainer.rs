@@ -6,7 +6,7 @@ use super::evaluate::Evaluator;
 use super::events::{CheckpointInfo, Event, ModelLosses, RunInfo, StepMetrics};
 use super::nets::{Nets, Optimisers};
 use super::snapshot::{self, Probes};
-use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_step, suponly_step};
+use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_flaw_only_step, gct_step, suponly_step};
 use super::{RunControl, StartOptions};
 use crate::config::limits::MAX_ITERATIONS;
 use crate::config::{Algorithm, DataSource, RunConfig, TaskKind};
@@ -172,7 +172,14 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             measure_dc: (it + 1) % t.log_every == 0 || it + 1 == total,
         };
         let losses = match config.algorithm {
-            Algorithm::Gct => gct_step(&mut nets, &mut opts, &batch, &task, &hp),
+            Algorithm::Gct => {
+                let losses = gct_step(&mut nets, &mut opts, &batch, &task, &hp);
+                for k in 0..t.fd_fresh_steps {
+                    let extra = batcher.flaw_only_batch(it, k, t.fd_fresh_steps, &data, config);
+                    gct_flaw_only_step(&mut nets, &mut opts, &DeviceBatch::upload(&extra, &train_device), &task, &hp);
+                }
+                losses
+            }
             Algorithm::Dual => dual_step(&mut nets, &mut opts, &batch, &task, &hp),
             Algorithm::Suponly => suponly_step(&mut nets, &mut opts, &batch, &task, &hp),
         };
