@@ -7,7 +7,6 @@
 //! confidence, its training budget was the limit; if it fits its training images but not
 //! new ones, the labelled images are (what F can learn from them does not transfer).
 
-use burn::module::Module;
 use flawmap::data;
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::device;
@@ -15,7 +14,7 @@ use flawmap::engine::checkpoint;
 use flawmap::engine::evaluate::Evaluator;
 use flawmap::engine::events::EvalReport;
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, FlawInputs, StepParams, gct_flaw_step};
+use flawmap::engine::step::{DeviceBatch, StepParams, gct_flaw_only_step};
 use flawmap::gct::schedule::poly_lr;
 use flawmap::host::to_f32;
 use std::path::Path;
@@ -92,18 +91,12 @@ pub fn run(args: RefitArgs) -> Result<(), String> {
     };
     report(0, None, &training);
 
-    // Without gradient: a forward of parameters that require one records a graph that only a
-    // backward frees, and F's step never runs one through the task models.
-    let t1 = training.nets.t1.clone().no_grad();
-    let t2 = training.nets.t2.clone().expect("gct has T2").no_grad();
     let mut batcher = Batcher::new(&config, &split);
     let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
     for it in 0..args.iterations {
         // The run's own batch stream continued past its last iteration, so F sees new crops.
         let host = batcher.batch(meta.step + it, &data, &config);
         let batch = DeviceBatch::upload(&host, &train_device);
-        let p1 = task.activate(t1.forward(batch.input.clone()));
-        let p2 = task.activate(t2.forward(batch.input.clone()));
         let hp = StepParams {
             lr: 0.0,
             fd_lr: poly_lr(base_lr, it, args.iterations, t.poly_power),
@@ -115,8 +108,8 @@ pub fn run(args: RefitArgs) -> Result<(), String> {
             flaw,
             measure_dc: false,
         };
-        let inputs = FlawInputs::new(&batch, &task, &flaw, p1, p2);
-        let loss = gct_flaw_step(&mut training.nets, &mut training.optimisers, &batch, &hp, &inputs);
+        // F's update as under train.fd_fresh_steps: the task models predict without gradient.
+        let loss = gct_flaw_only_step(&mut training.nets, &mut training.optimisers, &batch, &task, &hp);
         // The loss is fd_scale * the mean of the two MSEs: report the MSE, as the evaluation does.
         loss_sum += to_f32(loss)[0] as f64 / config.gct.fd_scale.max(f64::MIN_POSITIVE);
         loss_n += 1;

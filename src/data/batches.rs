@@ -96,6 +96,8 @@ pub struct Batcher {
     flaw_only: Stream,
     n_l: usize,
     n_u: usize,
+    /// F's extra batches per iteration (`train.fd_fresh_steps`).
+    flaw_only_per_iteration: usize,
 }
 
 impl Batcher {
@@ -107,6 +109,7 @@ impl Batcher {
             flaw_only: Stream { name: "flaw-only", items: split.labeled.clone(), passes: HashMap::new() },
             n_l: config.labeled_per_batch(),
             n_u: config.unlabeled_per_batch(),
+            flaw_only_per_iteration: config.train.fd_fresh_steps,
         }
     }
 
@@ -119,22 +122,23 @@ impl Batcher {
         for j in 0..self.n_u {
             items.push(self.unlabeled.at(self.seed, it * self.n_u + j));
         }
-        self.assemble(items, b"", it, data, config)
+        self.draw(items, b"", it, data, config)
     }
 
-    /// The `k`-th of `per_iteration` extra labelled batches of iteration `it` that only F
-    /// learns from (`train.fd_fresh_steps`): new crops of the labelled images, from a stream
-    /// and augmentation draws of their own, so the main batches (and a resumed run's) are
-    /// the same whatever the setting.
-    pub fn flaw_only_batch(&mut self, it: usize, k: usize, per_iteration: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
-        let first = (it * per_iteration + k) * self.n_l;
-        let items = (0..self.n_l).map(|j| self.flaw_only.at(self.seed, first + j)).collect();
-        self.assemble(items, b"flaw-only", it * per_iteration + k, data, config)
+    /// The `k`-th of the `train.fd_fresh_steps` extra labelled batches of iteration `it`
+    /// that only F learns from: new crops of the labelled images, from a stream and
+    /// augmentation draws of their own, so the main batches (and a resumed run's) are the
+    /// same whatever the setting.
+    pub fn flaw_only_batch(&mut self, it: usize, k: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
+        debug_assert!(k < self.flaw_only_per_iteration, "extra batch {k} of {}", self.flaw_only_per_iteration);
+        let key = it * self.flaw_only_per_iteration + k;
+        let items = (0..self.n_l).map(|j| self.flaw_only.at(self.seed, key * self.n_l + j)).collect();
+        self.draw(items, b"flaw-only", key, data, config)
     }
 
     /// Random views of `items` (labelled first), drawn from streams named by `tag` and `key`.
     /// The main batches have no tag, and their streams' names are those of earlier versions.
-    fn assemble(&self, items: Vec<usize>, tag: &[u8], key: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
+    fn draw(&self, items: Vec<usize>, tag: &[u8], key: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
         let d = &config.data;
         let key = (key as u64).to_le_bytes();
         let named = |what: &'static [u8], rest: &[&[u8]]| {
@@ -154,8 +158,7 @@ impl Batcher {
             })
             .collect();
         let noise_seed = named(b"noise", &[&key]);
-        let n_labeled = self.n_l.min(items.len());
-        assemble(&views, n_labeled, config, noise_seed, items)
+        assemble(&views, self.n_l, config, noise_seed, items)
     }
 }
 

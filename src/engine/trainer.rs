@@ -175,7 +175,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             Algorithm::Gct => {
                 let losses = gct_step(&mut nets, &mut opts, &batch, &task, &hp);
                 for k in 0..t.fd_fresh_steps {
-                    let extra = batcher.flaw_only_batch(it, k, t.fd_fresh_steps, &data, config);
+                    let extra = batcher.flaw_only_batch(it, k, &data, config);
                     gct_flaw_only_step(&mut nets, &mut opts, &DeviceBatch::upload(&extra, &train_device), &task, &hp);
                 }
                 losses
