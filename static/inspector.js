@@ -22,8 +22,9 @@
   // ξ, the flaw threshold: the dc and fc masks are recomputed here from the handled flaw
   // maps (served as data) exactly as the engine makes them (spec section 3): s = h where
   // h <= ξ, else 1; T1 learns from T2 where s2 < s1, T2 from T1 where s1 < s2; fc where both
-  // h1 and h2 exceed ξ. At the trained ξ the stored masks are shown.
-  const trainedXi = +root.dataset.xi;
+  // h1 and h2 exceed ξ. At the trained ξ the stored masks are shown. A run trained with a
+  // dc margin (gct.dc_margin, 0 in the spec) copies only where s_own > s_other + margin.
+  const trainedXi = +root.dataset.xi, margin = +(root.dataset.dcMargin || 0);
   state.xi = params.has('xi') && isFinite(+params.get('xi')) ? +params.get('xi') : trainedXi;
   $('xi').value = state.xi;
   const flawCache = new Map();
@@ -50,7 +51,7 @@
       const masks = { dc_mask_t1: new Uint8Array(n), dc_mask_t2: new Uint8Array(n), fc_mask: new Uint8Array(n) };
       for (let i = 0; i < n; i++) {
         const h1 = a.values[i], h2 = b.values[i], s1 = sat(h1), s2 = sat(h2);
-        masks.dc_mask_t1[i] = s2 < s1; masks.dc_mask_t2[i] = s1 < s2; masks.fc_mask[i] = h1 > xi && h2 > xi;
+        masks.dc_mask_t1[i] = s2 + margin < s1; masks.dc_mask_t2[i] = s1 + margin < s2; masks.fc_mask[i] = h1 > xi && h2 > xi;
       }
       for (const [key, m] of Object.entries(masks)) {
         const cell = $('rows').querySelector(`tr[data-probe="${p.idx}"] td[data-layer="${key}"]`);

@@ -92,6 +92,7 @@ fn check_case(name: &str, c: &Value, d: &Device) {
         mu: c["mu"].as_f64().unwrap() as f32,
         nu: c["nu"].as_u64().unwrap() as usize,
         xi: c["xi"].as_f64().unwrap() as f32,
+        dc_margin: 0.0,
         normalise: true,
     };
 
@@ -111,7 +112,7 @@ fn check_case(name: &str, c: &Value, d: &Device) {
     assert_close(&format!("{name} H(f2)"), &to_f32(h2), &floats(&c["flaw_handled_2"]));
 
     // dc targets from the reference's handled maps, so an error here is the dc rule's own.
-    let dc = dc_targets(tensor(&c["prob_1"], d), tensor(&c["prob_2"], d), tensor(&c["flaw_handled_1"], d), tensor(&c["flaw_handled_2"], d), fp.xi);
+    let dc = dc_targets(tensor(&c["prob_1"], d), tensor(&c["prob_2"], d), tensor(&c["flaw_handled_1"], d), tensor(&c["flaw_handled_2"], d), fp.xi, 0.0);
     assert_close(&format!("{name} dc target T1"), &to_f32(dc.t1), &floats(&c["dc_target_1"]));
     assert_close(&format!("{name} dc target T2"), &to_f32(dc.t2), &floats(&c["dc_target_2"]));
     assert_close(&format!("{name} fc mask"), &to_f32(dc.fc_mask), &floats(&c["fc_mask"]));

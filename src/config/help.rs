@@ -76,6 +76,7 @@ pub const FIELDS: &[FieldHelp] = &[
     h("gct.lambda_dc", "Weight of dynamic consistency: each model learns from the other where F trusts the other more.", Some("100")),
     h("gct.lambda_fc", "Weight of flaw correction: both models lower F's map where both are bad.", None),
     h("gct.dc_threshold", "xi: flaw values above it count as bad, for the dc targets and the fc mask.", None),
+    h("gct.dc_margin", "A model copies the other only where its flaw is higher by more than this (an experiment; the paper: 0).", Some("0")),
     h("gct.fd_scale", "Scale of the flaw detector's loss.", None),
     h("gct.mu", "mu of C(.)'s error map; empty: 0.5 for segmentation, 1/3 for restoration.", None),
     h("gct.nu", "Dilate + blur rounds in C(.).", None),

@@ -590,6 +590,12 @@ pub struct GctConfig {
     /// xi: flaw threshold for the dc targets and the fc mask.
     #[serde(default = "d_xi")]
     pub dc_threshold: f64,
+    /// A model copies the other only where its saturated handled flaw exceeds the other's by
+    /// more than this. 0 (the spec): wherever it is strictly larger. An experiment of issue 10:
+    /// F's two blurred maps nearly tie where the models differ, and the spec's rule turns
+    /// those ties into copies in both directions.
+    #[serde(default)]
+    pub dc_margin: f64,
     #[serde(default = "d_fd_scale")]
     pub fd_scale: f64,
     /// mu of the C(.) target; unset: 0.5 for segmentation, 1/3 for denoising.
@@ -647,6 +653,7 @@ impl Default for GctConfig {
             lambda_dc: d_lambda_dc(),
             lambda_fc: d_one(),
             dc_threshold: d_xi(),
+            dc_margin: 0.0,
             fd_scale: d_fd_scale(),
             mu: None,
             nu: d_nu(),
@@ -815,6 +822,7 @@ impl RunConfig {
             mu: self.mu() as f32,
             nu: self.gct.nu,
             xi: self.gct.dc_threshold as f32,
+            dc_margin: self.gct.dc_margin as f32,
             normalise: self.gct.target_normalise,
         }
     }
@@ -1038,6 +1046,7 @@ impl RunConfig {
             check((0.0..=1e6).contains(&v), field, format!("must be in [0, 1e6], got {v}"));
         }
         check(g.dc_threshold > 0.0 && g.dc_threshold <= 1.0, "gct.dc_threshold", format!("must be in (0, 1], got {}", g.dc_threshold));
+        check((0.0..1.0).contains(&g.dc_margin), "gct.dc_margin", format!("must be in [0, 1), got {}", g.dc_margin));
         if let Some(mu) = g.mu {
             check(mu > 0.0 && mu <= 1.0, "gct.mu", format!("must be in (0, 1], got {mu}"));
         }
@@ -1211,9 +1220,10 @@ mod tests {
         c.gct.fd_holdout = 0.6;
         c.train.fd_steps = 0;
         c.train.fd_fresh_steps = 9;
+        c.gct.dc_margin = 1.0;
         let errs = c.validate().unwrap_err().0;
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in ["data.label_ratio", "train.batch_labeled", "gct.dc_threshold", "gct.fd_holdout", "train.fd_steps", "train.fd_fresh_steps"] {
+        for f in ["data.label_ratio", "train.batch_labeled", "gct.dc_threshold", "gct.fd_holdout", "train.fd_steps", "train.fd_fresh_steps", "gct.dc_margin"] {
             assert!(fields.contains(&f), "{f} not in {fields:?}");
         }
         // Held-out labels are per pixel: a restoration task cannot hide its clean images.

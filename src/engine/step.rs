@@ -162,7 +162,7 @@ pub fn gct_task_step_timed(
     let (h1, h2) = (handle_flaw(f1.clone().detach(), &hp.flaw), handle_flaw(f2.clone().detach(), &hp.flaw));
     let inputs = FlawInputs::new(batch, task, &hp.flaw, p1.clone().detach(), p2.clone().detach());
     ph.mark("C(.) targets: blur, dilate, normalise");
-    let dc = dc_targets(inputs.p1.clone(), inputs.p2.clone(), h1, h2, hp.flaw.xi);
+    let dc = dc_targets(inputs.p1.clone(), inputs.p2.clone(), h1, h2, hp.flaw.xi, hp.flaw.dc_margin);
     ph.mark("flaw handler H + dc targets");
 
     let n_l = batch.n_labeled;
@@ -202,7 +202,7 @@ fn labelled_dc_effect(inputs: &FlawInputs, dc: &DcTargets, y: Tensor<3, Int>, hp
     let (p1, p2) = (inputs.p1.clone().narrow(0, 0, n_l), inputs.p2.clone().narrow(0, 0, n_l));
     let [fix1, break1, fix2, break2] = dc_effect(p1.clone(), p2.clone(), &dc.dc_mask1, &dc.dc_mask2, y.clone());
     let (h1, h2) = (handle_flaw(inputs.c1.clone(), &hp.flaw), handle_flaw(inputs.c2.clone(), &hp.flaw));
-    let with_c = dc_targets(p1.clone(), p2.clone(), h1, h2, hp.flaw.xi);
+    let with_c = dc_targets(p1.clone(), p2.clone(), h1, h2, hp.flaw.xi, hp.flaw.dc_margin);
     let [cf1, cb1, cf2, cb2] = dc_effect(p1, p2, &with_c.dc_mask1, &with_c.dc_mask2, y);
     [fix1, break1, fix2, break2, cf1 + cf2, cb1 + cb2]
 }

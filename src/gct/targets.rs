@@ -16,6 +16,9 @@ pub struct FlawParams {
     pub nu: usize,
     /// xi: the flaw threshold of the dc targets and the fc mask.
     pub xi: f32,
+    /// How much worse (in saturated handled flaw) a model's own map must be than the
+    /// other's before dc makes it copy. 0 is the spec's rule (strictly worse).
+    pub dc_margin: f32,
     /// Min-max normalise C(.) per sample (the spec's step 5). Off: C keeps the error's own
     /// scale, so an image the model gets almost right has a target near 0 everywhere.
     pub normalise: bool,
@@ -67,11 +70,14 @@ pub struct DcTargets {
 }
 
 /// Spec section 3 from the handled flaw maps h1, h2 and the activated predictions p1, p2.
-pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi: f32) -> DcTargets {
+/// `margin` > 0 is a deviation (`gct.dc_margin`): a model copies only where its saturated
+/// flaw exceeds the other's by more than the margin, so near-ties of two blurred maps,
+/// which carry little information about which model is right, keep each model's own.
+pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi: f32, margin: f32) -> DcTargets {
     let saturate = |h: Tensor<4>| h.clone().mask_fill(h.greater_elem(xi), 1.0);
     let (s1, s2) = (saturate(h1.clone()), saturate(h2.clone()));
-    let keep1 = s2.clone().greater_equal(s1.clone()).float();
-    let keep2 = s1.greater_equal(s2).float();
+    let keep1 = s2.clone().add_scalar(margin).greater_equal(s1.clone()).float();
+    let keep2 = s1.add_scalar(margin).greater_equal(s2).float();
     let t1 = p1.clone() * keep1.clone() + p2.clone() * keep1.clone().neg().add_scalar(1.0);
     let t2 = p2 * keep2.clone() + p1 * keep2.clone().neg().add_scalar(1.0);
     let fc_mask = h1.greater_elem(xi).bool_and(h2.greater_elem(xi)).float();
@@ -124,7 +130,7 @@ mod tests {
     fn the_target_is_min_max_normalised_unless_turned_off() {
         let device = Device::flex();
         let (p, y) = mostly_right(&device);
-        let mut fp = FlawParams { kernels: KernelSizes::for_crop(32), mu: 0.5, nu: 1, xi: 0.6, normalise: true };
+        let mut fp = FlawParams { kernels: KernelSizes::for_crop(32), mu: 0.5, nu: 1, xi: 0.6, dc_margin: 0.0, normalise: true };
         let normed = to_f32(flaw_target(p.clone(), y.clone(), &fp));
         fp.normalise = false;
         let raw = to_f32(flaw_target(p, y, &fp));
@@ -136,6 +142,26 @@ mod tests {
         for (n, r) in normed.iter().zip(&raw) {
             assert!((n - (r - lo) / (hi - lo + 1e-9)).abs() < 1e-5);
         }
+    }
+
+    #[test]
+    fn a_dc_margin_keeps_near_ties_and_still_copies_clear_preferences() {
+        let device = Device::flex();
+        // 1 x 4 pixels; T1 predicts class 0 everywhere, T2 class 1. Handled flaw maps: T1 is
+        // worse by 0.05 (near tie), by 0.4 (clear), better by 0.3, and both above xi (fc).
+        let p1 = f32_tensor(vec![1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0], [1, 2, 1, 4], &device);
+        let p2 = f32_tensor(vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0], [1, 2, 1, 4], &device);
+        let h1 = f32_tensor(vec![0.30, 0.50, 0.10, 0.9], [1, 1, 1, 4], &device);
+        let h2 = f32_tensor(vec![0.25, 0.10, 0.40, 0.8], [1, 1, 1, 4], &device);
+        let spec = dc_targets(p1.clone(), p2.clone(), h1.clone(), h2.clone(), 0.6, 0.0);
+        assert_eq!(to_f32(spec.dc_mask1), vec![1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(to_f32(spec.dc_mask2), vec![0.0, 0.0, 1.0, 0.0]);
+        let m = dc_targets(p1, p2, h1, h2, 0.6, 0.2);
+        assert_eq!(to_f32(m.dc_mask1), vec![0.0, 1.0, 0.0, 0.0], "the near tie keeps T1's own");
+        assert_eq!(to_f32(m.dc_mask2), vec![0.0, 0.0, 1.0, 0.0]);
+        // T1's target is its own class where it keeps, T2's where it copies.
+        assert_eq!(to_f32(m.t1), vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(to_f32(m.fc_mask), to_f32(spec.fc_mask), "the fc mask does not depend on the margin");
     }
 
     #[test]

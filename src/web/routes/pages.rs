@@ -272,12 +272,14 @@ struct InspectPage {
     run: RunLine,
     /// The flaw threshold the run trained with: the ξ slider's starting point.
     xi: f64,
+    /// The run's dc margin (0 in the spec), so the recomputed masks follow its rule.
+    dc_margin: f64,
 }
 
 async fn inspect_page(State(s): State<AppState>, RunId(id): RunId) -> PageResult {
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
-    let xi = row.config().map(|c| c.gct.dc_threshold).unwrap_or(0.6);
-    page(InspectPage { run: line(&row), xi })
+    let gct = row.config().map(|c| c.gct).unwrap_or_default();
+    page(InspectPage { run: line(&row), xi: gct.dc_threshold, dc_margin: gct.dc_margin })
 }
 
 #[derive(Template)]
