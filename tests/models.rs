@@ -264,15 +264,17 @@ fn more_flaw_detector_steps_move_only_f_further() {
 /// from a stream of their own (the main batches do not change), and F's update on one
 /// moves F, not the task models, which still learn in the next iteration.
 #[test]
-fn flaw_only_batches_are_fresh_labelled_crops_that_move_only_f() {
+fn flaw_only_batches_are_fresh_whole_batches_that_move_only_f() {
     let Tiny { mut config, dev, hb, hp, split } = tiny();
     config.train.fd_fresh_steps = 2;
     let data = shapes::generate(16, 1, 32, true);
     let mut batcher = Batcher::new(&config, &split);
     let (a, b) = (batcher.flaw_only_batch(0, 0, &data, &config), batcher.flaw_only_batch(0, 1, &data, &config));
     for extra in [&a, &b] {
-        assert_eq!((extra.n, extra.n_labeled), (hb.n_labeled, hb.n_labeled), "a labelled slice's worth, all labelled");
-        assert!(extra.items.iter().all(|i| split.labeled.contains(i)), "{:?}", extra.items);
+        assert_eq!((extra.n, extra.n_labeled), (hb.n, hb.n_labeled), "a whole batch, labelled slice first");
+        let (labeled, unlabeled) = extra.items.split_at(extra.n_labeled);
+        assert!(labeled.iter().all(|i| split.labeled.contains(i)), "{:?}", extra.items);
+        assert!(unlabeled.iter().all(|i| split.unlabeled.contains(i)), "{:?}", extra.items);
         assert!(extra.labels.is_some());
     }
     assert_ne!(a.input, b.input, "each extra update has crops of its own");

@@ -92,8 +92,9 @@ pub struct Batcher {
     seed: u64,
     labeled: Stream,
     unlabeled: Stream,
-    /// The labelled images again, in an order of their own: F's extra batches.
+    /// The labelled and unlabelled images again, in orders of their own: F's extra batches.
     flaw_only: Stream,
+    flaw_only_unlabeled: Stream,
     n_l: usize,
     n_u: usize,
     /// F's extra batches per iteration (`train.fd_fresh_steps`).
@@ -107,6 +108,7 @@ impl Batcher {
             labeled: Stream { name: "labeled", items: split.labeled.clone(), passes: HashMap::new() },
             unlabeled: Stream { name: "unlabeled", items: split.unlabeled.clone(), passes: HashMap::new() },
             flaw_only: Stream { name: "flaw-only", items: split.labeled.clone(), passes: HashMap::new() },
+            flaw_only_unlabeled: Stream { name: "flaw-only-unlabeled", items: split.unlabeled.clone(), passes: HashMap::new() },
             n_l: config.labeled_per_batch(),
             n_u: config.unlabeled_per_batch(),
             flaw_only_per_iteration: config.train.fd_fresh_steps,
@@ -125,14 +127,18 @@ impl Batcher {
         self.draw(items, b"", it, data, config)
     }
 
-    /// The `k`-th of the `train.fd_fresh_steps` extra labelled batches of iteration `it`
-    /// that only F learns from: new crops of the labelled images, from a stream and
+    /// The `k`-th of the `train.fd_fresh_steps` extra batches of iteration `it` that only F
+    /// learns from: a whole batch (labelled slice first) of new crops, from streams and
     /// augmentation draws of their own, so the main batches (and a resumed run's) are the
-    /// same whatever the setting.
+    /// same whatever the setting. Whole, not the labelled slice alone: F learns on the
+    /// labelled slice only, but its BatchNorm and the task models' see the same mix of
+    /// images as in the main step (labelled-only extra batches, measured over 3 seeds,
+    /// helped F less: docs/measurements.md).
     pub fn flaw_only_batch(&mut self, it: usize, k: usize, data: &Dataset, config: &RunConfig) -> HostBatch {
         debug_assert!(k < self.flaw_only_per_iteration, "extra batch {k} of {}", self.flaw_only_per_iteration);
         let key = it * self.flaw_only_per_iteration + k;
-        let items = (0..self.n_l).map(|j| self.flaw_only.at(self.seed, key * self.n_l + j)).collect();
+        let mut items: Vec<usize> = (0..self.n_l).map(|j| self.flaw_only.at(self.seed, key * self.n_l + j)).collect();
+        items.extend((0..self.n_u).map(|j| self.flaw_only_unlabeled.at(self.seed, key * self.n_u + j)));
         self.draw(items, b"flaw-only", key, data, config)
     }
 
