@@ -236,7 +236,7 @@ pub fn gct_flaw_step_timed(
     loss.detach()
 }
 
-/// An extra F update on a labelled batch of its own (`train.fd_fresh_steps`): the task
+/// An extra F update on a batch of its own (`train.fd_fresh_steps`): the task
 /// models predict it as they are after this iteration's step, in train mode as in the task
 /// step (their BatchNorm running statistics see these crops too), without a gradient, and F
 /// regresses C(.) of those predictions. Named deviation from the spec, whose F sees each
