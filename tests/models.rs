@@ -260,8 +260,8 @@ fn more_flaw_detector_steps_move_only_f_further() {
     assert_ne!(f_one, f_three, "F moves further with more updates");
 }
 
-/// `train.fd_fresh_steps`: F's extra batches are new crops of the labelled images alone,
-/// from a stream of their own (the main batches do not change), and F's update on one
+/// `train.fd_fresh_steps`: F's extra batches are whole batches of new crops (labelled slice
+/// first), from streams of their own (the main batches do not change), and F's update on one
 /// moves F, not the task models, which still learn in the next iteration.
 #[test]
 fn flaw_only_batches_are_fresh_whole_batches_that_move_only_f() {

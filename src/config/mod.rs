@@ -505,8 +505,8 @@ pub struct TrainConfig {
     /// of an F forward and backward each.
     #[serde(default = "d_fd_steps")]
     pub fd_steps: usize,
-    /// Flaw detector: extra updates per iteration, each on new crops of the labelled images
-    /// (their own stream) with predictions of the task models as they are, no gradient to
+    /// Flaw detector: extra updates per iteration, each on a new whole batch of crops (their
+    /// own streams; F learns on its labelled slice) with predictions of the task models as they are, no gradient to
     /// them (a named deviation when above 0; the spec's F sees the iteration's labelled
     /// slice once). F chases models that move every iteration with one step per labelled
     /// crop; this gives it more crops, not more steps on the same one.
