@@ -98,6 +98,31 @@
     }
     const verdict = evals.filter(e => e.flaw_verdict).pop();
     if (verdict) document.getElementById('flaw-verdict').textContent = `At step ${verdict.step}: ${verdict.flaw_verdict}`;
+    if (evals.length) showClasses(evals[evals.length - 1]);
+  }
+  // Segmentation: IoU per class at the latest evaluation, so a class a model has not learnt
+  // (its mIoU counts it as 0) is in plain sight, with the engine's sentence about it.
+  const classNames = JSON.parse(root.dataset.classes || '[]');
+  function showClasses(e) {
+    const seg = e.models.filter(m => m.seg);
+    const box = document.getElementById('class-iou');
+    document.getElementById('class-verdict').textContent = e.class_verdict ? `At step ${e.step}: ${e.class_verdict}` : '';
+    if (!seg.length || !box) return;
+    box.hidden = false;
+    document.getElementById('class-iou-step').textContent = e.step;
+    box.querySelectorAll('thead th').forEach((th, i) => { if (i > 0) th.hidden = i > seg.length; });
+    const body = box.querySelector('tbody');
+    body.replaceChildren(...seg[0].seg.class_iou.map((_, k) => {
+      const tr = document.createElement('tr');
+      const name = document.createElement('td'); name.textContent = classNames[k] ?? `class ${k}`; tr.appendChild(name);
+      for (const m of seg) {
+        const v = m.seg.class_iou[k], td = document.createElement('td');
+        td.textContent = v == null ? '–' : v.toFixed(3);
+        if (v != null && v < 0.01) td.className = 'missed';
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
   }
   // Header: step / total, a progress bar and the time left at the latest step's pace.
   const progress = document.getElementById('progress');

@@ -34,6 +34,6 @@ pub fn run(path: &Path, device_flag: Option<&str>, split: EvalSplit) -> Result<(
     };
     println!("{} at step {} on {} ({} {what})", config.name, loaded.meta.step, acquired.name, images.len());
     let report = evaluator.run(&loaded.nets, &images, loaded.meta.step, 0.0);
-    table::print_eval(&report);
+    table::print_eval(&report, &config.class_names());
     Ok(())
 }

@@ -3,7 +3,7 @@
 use flawmap::engine::events::EvalReport;
 use flawmap::metrics::ranking::Ranking;
 
-pub fn print_eval(report: &EvalReport) {
+pub fn print_eval(report: &EvalReport, names: &[String]) {
     println!("\n{:<6} {:>10} {:>10} {:>10} {:>10}", "model", "mIoU/PSNR", "pixel acc", "class acc", "SSIM");
     for m in &report.models {
         let (acc, cacc) = m.seg.as_ref().map(|s| (s.pixel_acc, s.mean_class_acc)).unwrap_or((f64::NAN, f64::NAN));
@@ -12,6 +12,7 @@ pub fn print_eval(report: &EvalReport) {
         };
         println!("{:<6} {:>10} {:>10} {:>10} {:>10}", m.model, fmt(m.score), fmt(acc), fmt(cacc), fmt(m.ssim.unwrap_or(f64::NAN)));
     }
+    print_class_ious(report, names);
     if let Some(i) = report.input_scores {
         println!("{:<6} {:>10.4} {:>10} {:>10} {:>10.4}   (the degraded input itself: the floor)", "input", i.psnr, "-", "-", i.ssim);
     }
@@ -75,5 +76,24 @@ fn print_rankings(report: &EvalReport) {
     }
     if let Some(v) = report.verdict() {
         println!("{v}");
+    }
+    if let Some(v) = &report.class_verdict {
+        println!("{v}");
+    }
+}
+
+/// Segmentation: IoU per class and model, so a class a model has not learnt shows (it
+/// counts as 0 in the mIoU above).
+fn print_class_ious(report: &EvalReport, names: &[String]) {
+    let ious = report.class_ious();
+    if ious.is_empty() {
+        return;
+    }
+    let models: Vec<&str> = report.models.iter().filter(|m| m.seg.is_some()).map(|m| m.model.as_str()).collect();
+    println!("\n{:<16} {}", "IoU per class", models.iter().map(|m| format!("{m:>8}")).collect::<String>());
+    for (c, row) in ious.iter().enumerate() {
+        let name = names.get(c).cloned().unwrap_or_else(|| format!("class {c}"));
+        let cells: String = row.iter().map(|v| v.map(|v| format!("{v:>8.4}")).unwrap_or_else(|| format!("{:>8}", "-"))).collect();
+        println!("{name:<16} {cells}");
     }
 }

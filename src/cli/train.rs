@@ -87,7 +87,7 @@ pub fn run(config_path: &Path, sets: &[String], device: Option<&str>, out: &Path
     let done = outcome?;
     println!("{done}; events in {}", log_path.display());
     if let Some(r) = &last_eval {
-        table::print_eval(r);
+        table::print_eval(r, &config.class_names());
     }
     Ok(())
 }

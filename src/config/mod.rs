@@ -815,6 +815,16 @@ impl RunConfig {
         crate::task::Task { kind: self.task, out_channels: self.out_channels() }
     }
 
+    /// Segmentation: the name of each class, for pages and reports (the built-in set's
+    /// shape names, "class k" for folder sets). Empty for restoration.
+    pub fn class_names(&self) -> Vec<String> {
+        match (&self.data.source, self.task) {
+            (DataSource::Shapes { .. }, TaskKind::Segmentation) => crate::data::shapes::CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
+            (_, TaskKind::Segmentation) => (0..self.data.num_classes).map(|k| format!("class {k}")).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// The constants of C(.) and H(.) for this run.
     pub fn flaw_params(&self) -> crate::gct::targets::FlawParams {
         crate::gct::targets::FlawParams {

@@ -249,8 +249,9 @@ impl Evaluator<'_> {
         let input_scores =
             self.task.kind.is_restoration().then(|| *self.input_scores.get_or_init(|| InputScores { psnr: input_sums.0 / n, ssim: input_sums.1 / n }));
         let agreement = (agree_n > 0).then(|| agree / agree_n as f64);
-        let mut report = EvalReport { step, epoch, models: model_evals, flaw, agreement, best: false, flaw_verdict: None, input_scores };
+        let mut report = EvalReport { step, epoch, models: model_evals, flaw, agreement, best: false, flaw_verdict: None, class_verdict: None, input_scores };
         report.flaw_verdict = report.verdict();
+        report.class_verdict = report.class_verdict(&self.config.class_names());
         report
     }
 }

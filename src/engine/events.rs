@@ -183,6 +183,10 @@ pub struct EvalReport {
     /// [`EvalReport::verdict`] at the time of the evaluation, for pages that show it.
     #[serde(default)]
     pub flaw_verdict: Option<String>,
+    /// [`EvalReport::class_verdict`] at the time of the evaluation: the classes a model
+    /// has not learnt, which its mIoU counts as 0 (segmentation).
+    #[serde(default)]
+    pub class_verdict: Option<String>,
     /// Restoration: the degraded input's own PSNR and SSIM against the target, what a model
     /// that learned nothing (the identity) scores: the floor a restorer must clear.
     #[serde(default)]
@@ -227,6 +231,50 @@ impl EvalReport {
         } else {
             format!("F finds the models' mistakes better than {baseline} does (AUROC of F vs {short}: {figures}).")
         })
+    }
+}
+
+/// Below this IoU on the validation split a model has not learnt a class: it gets
+/// almost none of its pixels right, and its mIoU counts the class as about 0.
+pub const MISSED_CLASS_IOU: f64 = 0.01;
+
+impl EvalReport {
+    /// Per class, the IoU of each model (None where the class is neither in the truth nor
+    /// predicted). Segmentation only; empty otherwise.
+    pub fn class_ious(&self) -> Vec<Vec<Option<f64>>> {
+        let per_model: Vec<&[Option<f64>]> = self.models.iter().filter_map(|m| m.seg.as_ref().map(|s| s.class_iou.as_slice())).collect();
+        let k = per_model.iter().map(|c| c.len()).max().unwrap_or(0);
+        (0..k).map(|c| per_model.iter().map(|m| m.get(c).copied().flatten()).collect()).collect()
+    }
+
+    /// One plain sentence per class some model has not learnt (IoU below
+    /// [`MISSED_CLASS_IOU`]), naming a model that has, if any: the usual reason for one
+    /// model's mIoU sitting far below the other's or the baseline's. `names` are the run's
+    /// class names ("class k" where missing). None when every model has every class.
+    pub fn class_verdict(&self, names: &[String]) -> Option<String> {
+        let models: Vec<&str> = self.models.iter().filter(|m| m.seg.is_some()).map(|m| m.model.as_str()).collect();
+        let sentences: Vec<String> = self
+            .class_ious()
+            .iter()
+            .enumerate()
+            .filter_map(|(c, ious)| {
+                let missed: Vec<usize> = (0..ious.len()).filter(|&i| ious[i].is_some_and(|v| v < MISSED_CLASS_IOU)).collect();
+                if missed.is_empty() {
+                    return None;
+                }
+                let name = names.get(c).cloned().unwrap_or_else(|| format!("class {c}"));
+                let who = missed.iter().map(|&i| models[i]).collect::<Vec<_>>().join(" and ");
+                let (verb, whose) = if missed.len() > 1 { ("have", "their") } else { ("has", "its") };
+                let figures = missed.iter().map(|&i| format!("{:.2}", ious[i].unwrap_or(0.0))).collect::<Vec<_>>().join(", ");
+                let mut s = format!("{who} {verb} not learnt '{name}' (IoU {figures}): it counts as 0 in {whose} mIoU.");
+                // The other model knows the class: what dynamic consistency exists to pass on.
+                if let Some((i, v)) = ious.iter().enumerate().filter(|(i, _)| !missed.contains(i)).find_map(|(i, v)| v.filter(|v| *v >= 0.1).map(|v| (i, v))) {
+                    s.push_str(&format!(" {} has (IoU {v:.2}), and has not passed it on.", models[i]));
+                }
+                Some(s)
+            })
+            .collect();
+        (!sentences.is_empty()).then(|| sentences.join(" "))
     }
 }
 
@@ -278,4 +326,47 @@ pub struct CheckpointInfo {
     pub bytes: u64,
     /// Written because the last evaluation was the best so far.
     pub best: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::segmentation::SegScores;
+
+    fn report(models: &[(&str, Vec<Option<f64>>)]) -> EvalReport {
+        let models = models
+            .iter()
+            .map(|(name, class_iou)| ModelEval {
+                model: name.to_string(),
+                seg: Some(SegScores { pixel_acc: 0.8, mean_class_acc: 0.6, miou: 0.4, fw_iou: 0.7, class_iou: class_iou.clone() }),
+                psnr: None,
+                ssim: None,
+                score: 0.4,
+                confidence: None,
+                sod: None,
+            })
+            .collect();
+        EvalReport { step: 280, epoch: 4.0, models, flaw: None, agreement: None, best: false, flaw_verdict: None, class_verdict: None, input_scores: None }
+    }
+
+    #[test]
+    fn names_the_classes_a_model_has_not_learnt_and_who_has() {
+        let names: Vec<String> = ["background", "ellipse", "rectangle", "triangle"].map(String::from).into();
+        // The built-in set's failure mode: T2 never gets a triangle right, T1 does.
+        let one = report(&[("T1", vec![Some(0.85), Some(0.34), Some(0.58), Some(0.49)]), ("T2", vec![Some(0.85), Some(0.33), Some(0.48), Some(0.0)])]);
+        assert_eq!(one.class_ious()[3], vec![Some(0.49), Some(0.0)]);
+        assert_eq!(
+            one.class_verdict(&names).as_deref(),
+            Some("T2 has not learnt 'triangle' (IoU 0.00): it counts as 0 in its mIoU. T1 has (IoU 0.49), and has not passed it on.")
+        );
+        // Both miss it; a class absent from truth and prediction (None) is not a miss;
+        // missing names fall back to the class index.
+        let both = report(&[("T1", vec![Some(0.8), None, Some(0.004)]), ("T2", vec![Some(0.8), None, Some(0.0)])]);
+        assert_eq!(both.class_verdict(&names[..2]).as_deref(), Some("T1 and T2 have not learnt 'class 2' (IoU 0.00, 0.00): it counts as 0 in their mIoU."));
+        // Every class learnt, even poorly: nothing to say. Restoration reports: nothing.
+        assert_eq!(report(&[("T1", vec![Some(0.9), Some(0.02)])]).class_verdict(&names), None);
+        let mut restoration = report(&[("T1", vec![])]);
+        restoration.models[0].seg = None;
+        assert!(restoration.class_ious().is_empty() && restoration.class_verdict(&names).is_none());
+    }
 }

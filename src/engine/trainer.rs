@@ -9,9 +9,9 @@ use super::snapshot::{self, Probes};
 use super::step::{DeviceBatch, StepLosses, StepParams, dual_step, gct_flaw_only_step, gct_step, suponly_step};
 use super::{RunControl, StartOptions};
 use crate::config::limits::MAX_ITERATIONS;
-use crate::config::{Algorithm, DataSource, RunConfig, TaskKind};
+use crate::config::{Algorithm, RunConfig};
+use crate::data;
 use crate::data::batches::{Batcher, Split, iterations_per_epoch};
-use crate::data::{self, shapes};
 use crate::device;
 use crate::gct::schedule::{poly_lr, rampup};
 use crate::host::to_f32;
@@ -111,11 +111,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
     let task = config.task_spec();
     let flaw = config.flaw_params();
     let probes = Probes::choose(config, &data, &split);
-    let class_names = match (&config.data.source, config.task) {
-        (DataSource::Shapes { .. }, TaskKind::Segmentation) => shapes::CLASS_NAMES.iter().map(|s| s.to_string()).collect(),
-        (_, TaskKind::Segmentation) => (0..config.data.num_classes).map(|k| format!("class {k}")).collect(),
-        _ => Vec::new(),
-    };
+    let class_names = config.class_names();
     let _ = tx.send(Event::Started(RunInfo {
         device: acquired.name.clone(),
         total_iterations: total,

@@ -52,6 +52,9 @@ pub struct Diagnostics {
     /// Pixel error rate (1 - pixel accuracy) of the worse of T1 and T2 at the last
     /// evaluation (segmentation), to read the agreement against.
     pub error_rate_last: Option<f64>,
+    /// The classes a model had not learnt at the last evaluation, in words
+    /// ([`EvalReport::class_verdict`]): a low mIoU's most direct cause.
+    pub missed_classes_last: Option<String>,
     pub notes: Vec<String>,
 }
 
@@ -114,6 +117,7 @@ impl Diagnostics {
             fd_loss_first: evals.iter().find_map(fd_loss),
             fd_loss_last: evals.iter().rev().find_map(fd_loss),
             agreement_last: evals.iter().rev().find_map(|e| e.agreement),
+            missed_classes_last: evals.last().and_then(|e| e.class_verdict.clone()),
             error_rate_last: evals
                 .iter()
                 .rev()
@@ -144,6 +148,9 @@ impl Diagnostics {
     /// The usual reasons for a missing gain, when the numbers show them.
     fn explain(&self, segmentation: bool) -> Vec<String> {
         let mut notes = Vec::new();
+        if let Some(v) = &self.missed_classes_last {
+            notes.push(v.clone());
+        }
         if let Some(a) = self.auroc_last
             && a < 0.65
         {
@@ -298,6 +305,7 @@ mod tests {
             agreement: Some(agreement),
             best: false,
             flaw_verdict: None,
+            class_verdict: None,
             input_scores: None,
         }
     }
@@ -403,5 +411,18 @@ mod tests {
         assert!(d.notes.iter().any(|n| n.contains("50 % of the dc copies") && n.contains("in place of F's: 90 %")), "{:?}", d.notes);
         // Runs without the figure (restoration, SupOnly): none.
         assert_eq!(Diagnostics::from_history(&[step(1, 0.4, 0.1)], &[], true).dc_right_share, None);
+    }
+
+    #[test]
+    fn leads_with_the_classes_a_model_has_not_learnt_at_the_last_evaluation() {
+        let ok: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
+        let (mut early, mut last) = (eval(0.8, 0.94), eval(0.8, 0.94));
+        early.class_verdict = Some("T1 has not learnt 'triangle' (IoU 0.00): it counts as 0 in its mIoU.".into());
+        // Learnt by the end: nothing to say.
+        assert!(Diagnostics::from_history(&ok, &[early.clone(), last.clone()], true).notes.is_empty());
+        last.class_verdict = Some("T2 has not learnt 'triangle' (IoU 0.00): it counts as 0 in its mIoU.".into());
+        let d = Diagnostics::from_history(&ok, &[early, last], true);
+        assert_eq!(d.missed_classes_last.as_deref(), d.notes.first().map(String::as_str));
+        assert!(d.notes[0].starts_with("T2 has not learnt 'triangle'"), "{:?}", d.notes);
     }
 }

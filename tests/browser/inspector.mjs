@@ -57,6 +57,22 @@ try {
   assert.match(await page.textContent('#charts'), /that are right \(last 20 steps\): F vs C/);
   assert.match(await page.textContent('#charts'), /F's reliability diagram/);
   assert.match(await page.textContent('#charts'), /calibration error/);
+  // IoU per class at the last evaluation, with the class names, matching the metrics API;
+  // a class a model has not learnt (IoU < 0.01) is marked, and named in words above.
+  const rows = await page.$$eval('#class-iou tbody tr', trs => trs.map(tr => [...tr.cells].map(td => [td.textContent, td.className])));
+  assert.deepEqual(rows.map(r => r[0][0]), ['background', 'ellipse', 'rectangle', 'triangle']);
+  const metrics = await (await fetch(`${base}/api/runs/${id}/metrics`)).json();
+  const lastEval = metrics.evals[metrics.evals.length - 1];
+  for (const [m, model] of lastEval.models.entries()) {
+    lastEval.models[m].seg.class_iou.forEach((v, k) => {
+      const [text, cls] = rows[k][m + 1];
+      assert.equal(text, v == null ? '–' : v.toFixed(3), `${model.model} class ${k}`);
+      assert.equal(cls === 'missed', v != null && v < 0.01, `${model.model} class ${k} marked`);
+    });
+  }
+  const missed = rows.flat().filter(([, cls]) => cls === 'missed').length;
+  const classVerdict = await page.textContent('#class-verdict');
+  assert.equal(missed > 0, /not learnt '/.test(classVerdict), `${missed} missed cells vs "${classVerdict}"`);
   // Header progress of a finished run, and a favicon that exists.
   assert.equal(await page.textContent('#total'), '12');
   assert.equal(await page.$eval('#progress', p => p.value), 12);

@@ -238,6 +238,8 @@ struct RunPage {
     masks: String,
     /// Binary segmentation: the page also charts the salient-object metrics.
     binary: bool,
+    /// Segmentation: the class names as a JSON array, for the IoU-per-class table.
+    classes_json: String,
     error: String,
     config_json: String,
     checkpoints: Vec<CheckpointRow>,
@@ -251,10 +253,14 @@ async fn run_page(State(s): State<AppState>, RunId(id): RunId) -> PageResult {
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
     let config: serde_json::Value = serde_json::from_str(&row.config).unwrap_or_default();
     let events = db::events(&s.db, id).await.map_err(html_err)?;
+    let info = row.info.as_deref().and_then(|i| serde_json::from_str::<crate::engine::events::RunInfo>(i).ok());
+    // Before the engine's start report, the names the config gives.
+    let classes = info.as_ref().map(|i| i.class_names.clone()).or_else(|| row.config().ok().map(|c| c.class_names())).unwrap_or_default();
     page(RunPage {
         run: line(&row),
         device: row.device.clone().unwrap_or_default(),
-        masks: row.info.as_deref().and_then(|i| serde_json::from_str::<crate::engine::events::RunInfo>(i).ok()).and_then(|i| i.masks).unwrap_or_default(),
+        masks: info.and_then(|i| i.masks).unwrap_or_default(),
+        classes_json: serde_json::to_string(&classes).unwrap_or_default(),
         binary: row.task == "segmentation" && config["data"]["num_classes"] == 2,
         error: row.error.clone().unwrap_or_default(),
         config_json: serde_json::to_string_pretty(&config).unwrap_or_default(),
