@@ -13,7 +13,7 @@ use crate::config::{Algorithm, RunConfig};
 use crate::data;
 use crate::data::batches::{Batcher, Split, iterations_per_epoch};
 use crate::device;
-use crate::gct::schedule::{poly_lr, rampup};
+use crate::gct::schedule::{poly_lr, rampup, warmup};
 use crate::host::to_f32;
 use crate::models::flaw_detector::map_size;
 use burn::tensor::Tensor;
@@ -157,7 +157,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
         let r = rampup(it, rampup_iters);
         let t = &config.train;
         let hp = StepParams {
-            lr: poly_lr(t.lr, it, total, t.poly_power),
+            lr: poly_lr(t.lr, it, total, t.poly_power) * warmup(it, (t.lr_warmup_fraction * total as f64).round() as usize),
             fd_lr: poly_lr(t.fd_lr, it, total, t.poly_power),
             head_lr_mult: t.head_lr_mult,
             dc_weight: (config.gct.lambda_dc * r) as f32,
