@@ -276,7 +276,7 @@ pub async fn diagnostics(db: &SqlitePool, config: &StudyConfig, runs: &[RunRow])
             label_ratio: r.label_ratio,
             seed: r.seed,
             status: r.status.to_string(),
-            diagnostics: Diagnostics::from_history(&steps, &evals, config.run.task == TaskKind::Segmentation),
+            diagnostics: Diagnostics::from_history(&steps, &evals, config.run.task == TaskKind::Segmentation, &config.run.class_names()),
         });
     }
     Ok(out)

@@ -100,7 +100,9 @@ fn flaw_of(e: &EvalReport, rankings: fn(&FlawEval) -> [&Option<Ranking>; 2], fie
 }
 
 impl Diagnostics {
-    pub fn from_history(steps: &[StepMetrics], evals: &[EvalReport], segmentation: bool) -> Self {
+    /// `class_names`: the run's, for the missed-class note (recomputed from the stored
+    /// IoUs, so runs recorded before the note existed get it too).
+    pub fn from_history(steps: &[StepMetrics], evals: &[EvalReport], segmentation: bool, class_names: &[String]) -> Self {
         let auroc = |e: &EvalReport| e.flaw.as_ref().and_then(|f| mean2(f.auroc_t1, f.auroc_t2));
         let fd_loss = |e: &EvalReport| e.flaw.as_ref().map(|f| 0.5 * (f.loss_t1 + f.loss_t2));
         let mut d = Self {
@@ -117,7 +119,7 @@ impl Diagnostics {
             fd_loss_first: evals.iter().find_map(fd_loss),
             fd_loss_last: evals.iter().rev().find_map(fd_loss),
             agreement_last: evals.iter().rev().find_map(|e| e.agreement),
-            missed_classes_last: evals.last().and_then(|e| e.class_verdict.clone()),
+            missed_classes_last: evals.last().and_then(|e| e.class_verdict(class_names)),
             error_rate_last: evals
                 .iter()
                 .rev()
@@ -314,7 +316,7 @@ mod tests {
     fn summarises_the_tail_and_explains() {
         // 8 steps: the last quarter is steps 7 and 8.
         let steps: Vec<_> = (1..=8).map(|i| step(i, if i > 6 { 0.002 } else { 0.5 }, 0.25)).collect();
-        let d = Diagnostics::from_history(&steps, &[eval(0.5, 0.9), eval(0.55, 0.99)], true);
+        let d = Diagnostics::from_history(&steps, &[eval(0.5, 0.9), eval(0.55, 0.99)], true, &[]);
         assert!((d.auroc_first.unwrap() - 0.55).abs() < 1e-12);
         assert!((d.auroc_last.unwrap() - 0.60).abs() < 1e-12);
         assert!((d.fd_loss_last.unwrap() - 0.3).abs() < 1e-12);
@@ -330,19 +332,19 @@ mod tests {
         // A healthy run has nothing to explain: half the masks on is normal, and models
         // that disagree on most of their mistakes have something to teach each other.
         let ok: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
-        assert!(Diagnostics::from_history(&ok, &[eval(0.8, 0.94)], true).notes.is_empty());
+        assert!(Diagnostics::from_history(&ok, &[eval(0.8, 0.94)], true, &[]).notes.is_empty());
         // An fc loss above the supervised loss is named, with the knob.
         let mut heavy: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
         for s in &mut heavy {
             s.t1.sup = 0.01;
             s.t1.fc = if s.step > 6 { 0.08 } else { 0.0 };
         }
-        let d = Diagnostics::from_history(&heavy, &[eval(0.8, 0.94)], true);
+        let d = Diagnostics::from_history(&heavy, &[eval(0.8, 0.94)], true, &[]);
         assert!((d.fc_to_sup.unwrap() - 8.0).abs() < 1e-9);
         assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
         assert!(d.notes[0].contains("8.0x the supervised loss") && d.notes[0].contains("lambda_fc"), "{:?}", d.notes);
         // SupOnly: nothing at all.
-        assert_eq!(Diagnostics::from_history(&[], &[], true), Diagnostics::default());
+        assert_eq!(Diagnostics::from_history(&[], &[], true, &[]), Diagnostics::default());
     }
 
     #[test]
@@ -354,7 +356,7 @@ mod tests {
         e.models[1].confidence = ranking(0.92);
         e.flaw.as_mut().unwrap().target_t1 = ranking(0.7);
         e.flaw.as_mut().unwrap().target_t2 = ranking(0.72);
-        let d = Diagnostics::from_history(&ok, &[e.clone()], true);
+        let d = Diagnostics::from_history(&ok, &[e.clone()], true, &[]);
         assert!((d.confidence_auroc_last.unwrap() - 0.91).abs() < 1e-12);
         assert!((d.target_auroc_last.unwrap() - 0.71).abs() < 1e-12);
         assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
@@ -362,7 +364,7 @@ mod tests {
         // The same run with a stronger F: no note.
         e.models[0].confidence = ranking(0.7);
         e.models[1].confidence = ranking(0.75);
-        assert!(Diagnostics::from_history(&ok, &[e], true).notes.is_empty());
+        assert!(Diagnostics::from_history(&ok, &[e], true, &[]).notes.is_empty());
     }
 
     #[test]
@@ -376,19 +378,19 @@ mod tests {
         let f = e.flaw.as_mut().unwrap();
         (f.target_t1, f.target_t2) = (ranking(0.95), ranking(0.95));
         (f.target_coarse_t1, f.target_coarse_t2) = (ranking(0.8), ranking(0.82));
-        let d = Diagnostics::from_history(&ok, &[e.clone()], true);
+        let d = Diagnostics::from_history(&ok, &[e.clone()], true, &[]);
         assert!((d.target_coarse_auroc_last.unwrap() - 0.81).abs() < 1e-12);
         assert_eq!(d.notes.len(), 1, "{:?}", d.notes);
         assert!(d.notes[0].contains("at 0.81 once averaged onto F's map") && d.notes[0].contains("stride2_stages"), "{:?}", d.notes);
         // F that cannot tell the two models apart where one is right.
         let mut weak = e.clone();
         weak.flaw.as_mut().unwrap().arbitration = Some(Arbitration { pixels: 100, flaw: 0.54, confidence: 0.58, t1_wrong: None, t2_wrong: None });
-        let notes = Diagnostics::from_history(&ok, &[weak], true).notes;
+        let notes = Diagnostics::from_history(&ok, &[weak], true, &[]).notes;
         assert!(notes.iter().any(|n| n.contains("right one 54 % of the time")), "{notes:?}");
         // A map fine enough for its target (the demo's: 0.95 against 0.93): no note.
         let f = e.flaw.as_mut().unwrap();
         (f.target_coarse_t1, f.target_coarse_t2) = (ranking(0.93), ranking(0.93));
-        assert!(Diagnostics::from_history(&ok, &[e], true).notes.is_empty());
+        assert!(Diagnostics::from_history(&ok, &[e], true, &[]).notes.is_empty());
     }
 
     #[test]
@@ -399,30 +401,35 @@ mod tests {
             let (fix, brk) = if i < 6 { (0.0, 0.1) } else { (0.03, 0.01) };
             (s.dc_fix_t1, s.dc_break_t1, s.dc_fix_t2, s.dc_break_t2) = (Some(fix), Some(brk), Some(fix), Some(brk));
         }
-        let d = Diagnostics::from_history(&steps, &[], true);
+        let d = Diagnostics::from_history(&steps, &[], true, &[]);
         assert!((d.dc_right_share.unwrap() - 0.75).abs() < 1e-9, "{d:?}");
         assert!(d.notes.iter().all(|n| !n.contains("dc copies")), "{:?}", d.notes);
         for s in &mut steps[6..] {
             (s.dc_fix_t1, s.dc_fix_t2) = (Some(0.01), Some(0.01));
             (s.dc_fix_with_c, s.dc_break_with_c) = (Some(0.09), Some(0.01));
         }
-        let d = Diagnostics::from_history(&steps, &[], true);
+        let d = Diagnostics::from_history(&steps, &[], true, &[]);
         assert!((d.dc_right_share_with_c.unwrap() - 0.9).abs() < 1e-9, "{d:?}");
         assert!(d.notes.iter().any(|n| n.contains("50 % of the dc copies") && n.contains("in place of F's: 90 %")), "{:?}", d.notes);
         // Runs without the figure (restoration, SupOnly): none.
-        assert_eq!(Diagnostics::from_history(&[step(1, 0.4, 0.1)], &[], true).dc_right_share, None);
+        assert_eq!(Diagnostics::from_history(&[step(1, 0.4, 0.1)], &[], true, &[]).dc_right_share, None);
     }
 
     #[test]
     fn leads_with_the_classes_a_model_has_not_learnt_at_the_last_evaluation() {
         let ok: Vec<_> = (1..=8).map(|i| step(i, 0.45, 0.05)).collect();
-        let (mut early, mut last) = (eval(0.8, 0.94), eval(0.8, 0.94));
-        early.class_verdict = Some("T1 has not learnt 'triangle' (IoU 0.00): it counts as 0 in its mIoU.".into());
+        let names: Vec<String> = ["background", "shape"].map(String::from).into();
+        let with_ious = |t1: f64, t2: f64| {
+            let mut e = eval(0.8, 0.94);
+            for (m, v) in e.models.iter_mut().zip([t1, t2]) {
+                m.seg.as_mut().unwrap().class_iou = vec![Some(0.9), Some(v)];
+            }
+            e
+        };
         // Learnt by the end: nothing to say.
-        assert!(Diagnostics::from_history(&ok, &[early.clone(), last.clone()], true).notes.is_empty());
-        last.class_verdict = Some("T2 has not learnt 'triangle' (IoU 0.00): it counts as 0 in its mIoU.".into());
-        let d = Diagnostics::from_history(&ok, &[early, last], true);
+        assert!(Diagnostics::from_history(&ok, &[with_ious(0.0, 0.0), with_ious(0.3, 0.2)], true, &names).notes.is_empty());
+        let d = Diagnostics::from_history(&ok, &[with_ious(0.3, 0.2), with_ious(0.3, 0.0)], true, &names);
         assert_eq!(d.missed_classes_last.as_deref(), d.notes.first().map(String::as_str));
-        assert!(d.notes[0].starts_with("T2 has not learnt 'triangle'"), "{:?}", d.notes);
+        assert!(d.notes[0].starts_with("T2 has not learnt 'shape' (IoU 0.00)") && d.notes[0].contains("T1 has (IoU 0.30)"), "{:?}", d.notes);
     }
 }
