@@ -7,7 +7,7 @@ use flawmap::config::{Algorithm, Arch, RunConfig};
 use flawmap::data::batches::{Batcher, Split};
 use flawmap::data::shapes;
 use flawmap::engine::nets::{Nets, Optimisers};
-use flawmap::engine::step::{DeviceBatch, StepLosses, StepParams, gct_flaw_only_step, gct_flaw_step, gct_step, gct_task_step};
+use flawmap::engine::step::{DeviceBatch, StepLosses, StepParams, gct_flaw_only_step, gct_flaw_step, gct_step, gct_task_step, task_forward};
 use flawmap::host::to_f32;
 use flawmap::models::flaw_detector::{FlawDetector, map_size};
 use flawmap::models::{TaskNet, TaskNetSpec};
@@ -175,6 +175,7 @@ fn tiny() -> Tiny {
         fd_steps: 1,
         flaw: config.flaw_params(),
         measure_dc: true,
+        split_batchnorm: false,
     };
     Tiny { config, dev, split, hb, hp }
 }
@@ -201,6 +202,34 @@ fn gradients_are_routed_as_the_spec_says() {
     let f_after = params_of(nets.f.as_ref().unwrap());
     let frozen: Vec<String> = unchanged(&f_before, &f_after).into_iter().filter(|n| !n.ends_with("bias")).collect();
     assert_eq!(frozen, Vec::<String>::new(), "F parameters that did not learn in the F step");
+}
+
+/// `train.split_batchnorm`: in train mode each slice of the batch is normalised by its own
+/// BatchNorm statistics, so the labelled crops' outputs are those of a forward on them alone
+/// (and differ from the spec's one-batch forward); a GCT step with it still trains T1 and
+/// leaves F alone.
+#[test]
+fn split_batchnorm_normalises_each_slice_among_itself() {
+    let Tiny { config, dev, hb, hp, split: _ } = tiny();
+    let batch = DeviceBatch::upload(&hb, &dev);
+    let mut nets = Nets::new(&config, &dev);
+    let (x, n_l) = (batch.input.clone(), batch.n_labeled);
+    let n = x.dims()[0];
+    assert!(n_l > 0 && n_l < n);
+    let split = to_f32(task_forward(&nets.t1, x.clone(), n_l, true));
+    let mut alone = to_f32(nets.t1.forward(x.clone().narrow(0, 0, n_l)));
+    alone.extend(to_f32(nets.t1.forward(x.clone().narrow(0, n_l, n - n_l))));
+    let joint = to_f32(nets.t1.forward(x.clone()));
+    let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+    assert!(max_diff(&split, &alone) < 1e-4, "split forward differs from the slices alone by {}", max_diff(&split, &alone));
+    assert!(max_diff(&split, &joint) > 1e-3, "split and joint BatchNorm gave the same outputs");
+    assert_eq!(to_f32(task_forward(&nets.t1, x, n_l, false)), joint, "off: the spec's one forward");
+
+    let mut opts = Optimisers::new(&config, &nets);
+    let (f_before, t1_before) = (params_of(nets.f.as_ref().unwrap()), params_of(&nets.t1));
+    gct_task_step(&mut nets, &mut opts, &batch, &config.task_spec(), &StepParams { split_batchnorm: true, ..hp });
+    assert_eq!(f_before, params_of(nets.f.as_ref().unwrap()), "F moved in the task step");
+    assert_eq!(unchanged(&t1_before, &params_of(&nets.t1)), Vec::<String>::new(), "T1 parameters that did not learn");
 }
 
 /// `gct.fd_holdout`: the held-out labelled images are drawn once per split seed from the

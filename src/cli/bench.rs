@@ -120,6 +120,7 @@ fn measure(algorithm: Algorithm, choice: DeviceChoice, args: &BenchArgs) -> Resu
         flaw: config.flaw_params(),
         // As training with its default log_every = 1: every step's figures are read back.
         measure_dc: true,
+        split_batchnorm: false,
     };
     let mut times = Vec::new();
     let mut batch_size = 0;

@@ -81,6 +81,20 @@ pub struct StepParams {
     /// Compute what dc did on the labelled pixels (`StepLosses::dc_effect`): only on the
     /// steps whose figures are read back.
     pub measure_dc: bool,
+    /// Run the task models on the labelled and the unlabelled slice separately, so each
+    /// has BatchNorm statistics of its own (`train.split_batchnorm`; the spec: one batch).
+    pub split_batchnorm: bool,
+}
+
+/// A task model's raw output on the whole batch: one forward (the spec), or with
+/// `split` one per slice, concatenated, so BatchNorm normalises the labelled crops among
+/// themselves (its running statistics then move twice per iteration).
+pub fn task_forward(net: &crate::models::TaskNet, x: Tensor<4>, n_labeled: usize, split: bool) -> Tensor<4> {
+    let n = x.dims()[0];
+    if !split || n_labeled == 0 || n_labeled >= n {
+        return net.forward(x);
+    }
+    Tensor::cat(vec![net.forward(x.clone().narrow(0, 0, n_labeled)), net.forward(x.narrow(0, n_labeled, n - n_labeled))], 0)
 }
 
 /// What F's step learns from: the detached activated predictions of the whole batch, and
@@ -153,7 +167,8 @@ pub fn gct_task_step_timed(
     let frozen = f.clone().no_grad();
     let x = batch.input.clone();
     let t2 = nets.t2.as_ref().expect("gct has T2");
-    let (out1, out2) = (nets.t1.forward(x.clone()), t2.forward(x.clone()));
+    let (n_l, split) = (batch.n_labeled, hp.split_batchnorm);
+    let (out1, out2) = (task_forward(&nets.t1, x.clone(), n_l, split), task_forward(t2, x.clone(), n_l, split));
     let (p1, p2) = (task.activate(out1.clone()), task.activate(out2.clone()));
     ph.mark("task forward: T1, T2");
     let (f1, f2) = (frozen.forward(x.clone(), p1.clone()), frozen.forward(x, p2.clone()));
@@ -165,7 +180,6 @@ pub fn gct_task_step_timed(
     let dc = dc_targets(inputs.p1.clone(), inputs.p2.clone(), h1, h2, hp.flaw.xi, hp.flaw.dc_margin);
     ph.mark("flaw handler H + dc targets");
 
-    let n_l = batch.n_labeled;
     let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), batch.task_labels());
     let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), batch.task_labels());
     let dc_effect = match &batch.labels {
@@ -246,8 +260,9 @@ pub fn gct_flaw_only_step(nets: &mut Nets, opts: &mut Optimisers, batch: &Device
     // a backward frees, and none runs through the task models here.
     let t1 = nets.t1.clone().no_grad();
     let t2 = nets.t2.clone().expect("gct has T2").no_grad();
-    let p1 = task.activate(t1.forward(batch.input.clone())).detach();
-    let p2 = task.activate(t2.forward(batch.input.clone())).detach();
+    let (n_l, split) = (batch.n_labeled, hp.split_batchnorm);
+    let p1 = task.activate(task_forward(&t1, batch.input.clone(), n_l, split)).detach();
+    let p2 = task.activate(task_forward(&t2, batch.input.clone(), n_l, split)).detach();
     let inputs = FlawInputs::new(batch, task, &hp.flaw, p1, p2);
     gct_flaw_step(nets, opts, batch, hp, &inputs)
 }

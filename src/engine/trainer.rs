@@ -166,6 +166,7 @@ fn train(config: &RunConfig, options: &StartOptions, tx: &Sender<Event>, control
             fd_steps: t.fd_steps,
             flaw,
             measure_dc: (it + 1) % t.log_every == 0 || it + 1 == total,
+            split_batchnorm: t.split_batchnorm,
         };
         let losses = match config.algorithm {
             Algorithm::Gct => {
