@@ -118,7 +118,7 @@
       for (const m of seg) {
         const v = m.seg.class_iou[k], td = document.createElement('td');
         td.textContent = v == null ? '–' : v.toFixed(3);
-        if (v != null && v < 0.01) td.className = 'missed';
+        if (v != null && v < 0.01) td.className = 'missed'; // events.rs MISSED_CLASS_IOU
         tr.appendChild(td);
       }
       return tr;

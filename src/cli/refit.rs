@@ -107,7 +107,7 @@ pub fn run(args: RefitArgs) -> Result<(), String> {
             fd_steps: 1,
             flaw,
             measure_dc: false,
-            split_batchnorm: false,
+            split_batchnorm: t.split_batchnorm,
         };
         // F's update as under train.fd_fresh_steps: the task models predict without gradient.
         let loss = gct_flaw_only_step(&mut training.nets, &mut training.optimisers, &batch, &task, &hp);

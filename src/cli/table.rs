@@ -13,6 +13,9 @@ pub fn print_eval(report: &EvalReport, names: &[String]) {
         println!("{:<6} {:>10} {:>10} {:>10} {:>10}", m.model, fmt(m.score), fmt(acc), fmt(cacc), fmt(m.ssim.unwrap_or(f64::NAN)));
     }
     print_class_ious(report, names);
+    if let Some(v) = &report.class_verdict {
+        println!("{v}");
+    }
     if let Some(i) = report.input_scores {
         println!("{:<6} {:>10.4} {:>10} {:>10} {:>10.4}   (the degraded input itself: the floor)", "input", i.psnr, "-", "-", i.ssim);
     }
@@ -75,9 +78,6 @@ fn print_rankings(report: &EvalReport) {
         }
     }
     if let Some(v) = report.verdict() {
-        println!("{v}");
-    }
-    if let Some(v) = &report.class_verdict {
         println!("{v}");
     }
 }

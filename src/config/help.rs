@@ -66,7 +66,11 @@ pub const FIELDS: &[FieldHelp] = &[
     h("train.fd_weight_decay", "Flaw detector's L2 weight decay (an experiment; the paper has none).", None),
     h("train.fd_steps", "Flaw detector updates per iteration, on the same labelled slice (an experiment; the paper has 1).", None),
     h("train.fd_fresh_steps", "Extra flaw detector updates per iteration, each on a new batch of crops (0 = the paper's one update).", None),
-    h("train.lr_warmup_fraction", "Share of the run over which the task models' learning rate rises linearly from 0 (0 = none, the paper's).", None),
+    h(
+        "train.lr_warmup_fraction",
+        "Share of the run (at most 0.5) over which the task models' learning rate rises linearly from 0 (0 = none, the paper's).",
+        None,
+    ),
     h(
         "train.split_batchnorm",
         "GCT: run the task models on the labelled and unlabelled crops separately, each with its own BatchNorm statistics (off = the paper's one batch).",

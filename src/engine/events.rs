@@ -252,13 +252,16 @@ impl EvalReport {
     /// model's mIoU sitting far below the other's or the baseline's. `names` are the run's
     /// class names ("class k" where missing). None when every model has every class.
     pub fn class_verdict(&self, names: &[String]) -> Option<String> {
-        let models: Vec<&str> = self.models.iter().filter(|m| m.seg.is_some()).map(|m| m.model.as_str()).collect();
+        let seg: Vec<&ModelEval> = self.models.iter().filter(|m| m.seg.is_some()).collect();
+        let models: Vec<&str> = seg.iter().map(|m| m.model.as_str()).collect();
         let sentences: Vec<String> = self
             .class_ious()
             .iter()
             .enumerate()
             .filter_map(|(c, ious)| {
-                let missed: Vec<usize> = (0..ious.len()).filter(|&i| ious[i].is_some_and(|v| v < MISSED_CLASS_IOU)).collect();
+                // A class absent from the truth has nothing to learn (only predicted: IoU 0).
+                let in_truth = |i: usize| seg[i].seg.as_ref().and_then(|s| s.class_in_truth.get(c).copied()).unwrap_or(true);
+                let missed: Vec<usize> = (0..ious.len()).filter(|&i| in_truth(i) && ious[i].is_some_and(|v| v < MISSED_CLASS_IOU)).collect();
                 if missed.is_empty() {
                     return None;
                 }
@@ -267,9 +270,9 @@ impl EvalReport {
                 let (verb, whose) = if missed.len() > 1 { ("have", "their") } else { ("has", "its") };
                 let figures = missed.iter().map(|&i| format!("{:.2}", ious[i].unwrap_or(0.0))).collect::<Vec<_>>().join(", ");
                 let mut s = format!("{who} {verb} not learnt '{name}' (IoU {figures}): it counts as 0 in {whose} mIoU.");
-                // The other model knows the class: what dynamic consistency exists to pass on.
+                // The other model knows the class: what dynamic consistency could pass on.
                 if let Some((i, v)) = ious.iter().enumerate().filter(|(i, _)| !missed.contains(i)).find_map(|(i, v)| v.filter(|v| *v >= 0.1).map(|v| (i, v))) {
-                    s.push_str(&format!(" {} has (IoU {v:.2}), and has not passed it on.", models[i]));
+                    s.push_str(&format!(" {} has it (IoU {v:.2}).", models[i]));
                 }
                 Some(s)
             })
@@ -338,7 +341,7 @@ mod tests {
             .iter()
             .map(|(name, class_iou)| ModelEval {
                 model: name.to_string(),
-                seg: Some(SegScores { pixel_acc: 0.8, mean_class_acc: 0.6, miou: 0.4, fw_iou: 0.7, class_iou: class_iou.clone() }),
+                seg: Some(SegScores { pixel_acc: 0.8, mean_class_acc: 0.6, miou: 0.4, fw_iou: 0.7, class_iou: class_iou.clone(), class_in_truth: vec![] }),
                 psnr: None,
                 ssim: None,
                 score: 0.4,
@@ -355,14 +358,17 @@ mod tests {
         // The built-in set's failure mode: T2 never gets a triangle right, T1 does.
         let one = report(&[("T1", vec![Some(0.85), Some(0.34), Some(0.58), Some(0.49)]), ("T2", vec![Some(0.85), Some(0.33), Some(0.48), Some(0.0)])]);
         assert_eq!(one.class_ious()[3], vec![Some(0.49), Some(0.0)]);
-        assert_eq!(
-            one.class_verdict(&names).as_deref(),
-            Some("T2 has not learnt 'triangle' (IoU 0.00): it counts as 0 in its mIoU. T1 has (IoU 0.49), and has not passed it on.")
-        );
+        assert_eq!(one.class_verdict(&names).as_deref(), Some("T2 has not learnt 'triangle' (IoU 0.00): it counts as 0 in its mIoU. T1 has it (IoU 0.49)."));
         // Both miss it; a class absent from truth and prediction (None) is not a miss;
         // missing names fall back to the class index.
         let both = report(&[("T1", vec![Some(0.8), None, Some(0.004)]), ("T2", vec![Some(0.8), None, Some(0.0)])]);
         assert_eq!(both.class_verdict(&names[..2]).as_deref(), Some("T1 and T2 have not learnt 'class 2' (IoU 0.00, 0.00): it counts as 0 in their mIoU."));
+        // A class with no pixels in the truth, only predicted (IoU 0), is not a miss.
+        let mut absent = report(&[("T1", vec![Some(0.8), Some(0.0)])]);
+        absent.models[0].seg.as_mut().unwrap().class_in_truth = vec![true, false];
+        assert_eq!(absent.class_verdict(&names), None);
+        absent.models[0].seg.as_mut().unwrap().class_in_truth = vec![true, true];
+        assert!(absent.class_verdict(&names).unwrap().starts_with("T1 has not learnt 'ellipse'"));
         // Every class learnt, even poorly: nothing to say. Restoration reports: nothing.
         assert_eq!(report(&[("T1", vec![Some(0.9), Some(0.02)])]).class_verdict(&names), None);
         let mut restoration = report(&[("T1", vec![])]);

@@ -5,7 +5,8 @@
 //! step 2 compute the same values (same parameters, same batch statistics), so T1, T2 and
 //! the frozen F are run once per iteration and step 1 reads the detached outputs. The
 //! only difference from the reference is that BatchNorm running statistics (used at
-//! evaluation) are updated once per iteration instead of twice.
+//! evaluation) are updated once per iteration instead of twice (with
+//! `train.split_batchnorm`, once per slice of the batch).
 
 use super::nets::{Nets, Optimisers, step_task_net};
 use crate::data::batches::HostBatch;

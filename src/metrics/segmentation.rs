@@ -18,6 +18,10 @@ pub struct SegScores {
     pub fw_iou: f64,
     /// Per-class IoU; None where the class appears neither in truth nor prediction.
     pub class_iou: Vec<Option<f64>>,
+    /// Per class, whether it has pixels in the truth (a class only predicted has IoU 0 but
+    /// nothing to learn). Empty in evaluations stored before it existed.
+    #[serde(default)]
+    pub class_in_truth: Vec<bool>,
 }
 
 impl Confusion {
@@ -56,6 +60,7 @@ impl Confusion {
             miou: nan_mean(&present),
             fw_iou: (0..k).map(|i| row(i) / t * class_iou[i].unwrap_or(0.0)).sum(),
             class_iou,
+            class_in_truth: (0..k).map(|i| row(i) > 0.0).collect(),
         }
     }
 }

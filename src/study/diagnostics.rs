@@ -278,7 +278,7 @@ mod tests {
     fn eval(auroc: f64, agreement: f64) -> EvalReport {
         let model = |name: &str, pixel_acc: f64| ModelEval {
             model: name.into(),
-            seg: Some(SegScores { pixel_acc, mean_class_acc: 0.0, miou: 0.0, fw_iou: 0.0, class_iou: vec![] }),
+            seg: Some(SegScores { pixel_acc, mean_class_acc: 0.0, miou: 0.0, fw_iou: 0.0, class_iou: vec![], class_in_truth: vec![] }),
             psnr: None,
             ssim: None,
             score: 0.0,
