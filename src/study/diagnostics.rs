@@ -430,6 +430,6 @@ mod tests {
         assert!(Diagnostics::from_history(&ok, &[with_ious(0.0, 0.0), with_ious(0.3, 0.2)], true, &names).notes.is_empty());
         let d = Diagnostics::from_history(&ok, &[with_ious(0.3, 0.2), with_ious(0.3, 0.0)], true, &names);
         assert_eq!(d.missed_classes_last.as_deref(), d.notes.first().map(String::as_str));
-        assert!(d.notes[0].starts_with("T2 has not learnt 'shape' (IoU 0.00)") && d.notes[0].contains("T1 has (IoU 0.30)"), "{:?}", d.notes);
+        assert!(d.notes[0].starts_with("T2 has not learnt 'shape' (IoU 0.00)") && d.notes[0].contains("T1 has it (IoU 0.30)"), "{:?}", d.notes);
     }
 }
