@@ -66,6 +66,10 @@ enum Command {
         /// Start F from a fresh initialisation instead of the checkpoint's F.
         #[arg(long)]
         fresh: bool,
+        /// Share of F's labelled predictions with a class region swapped (gct.fd_class_swaps);
+        /// the run's when unset.
+        #[arg(long)]
+        class_swaps: Option<f64>,
     },
     /// Time training iterations of gct, dual and suponly at the reference bench config;
     /// prints one JSON line per measurement.
@@ -128,8 +132,8 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Train { config, sets, device, out, resume }) => cli::train::run(&config, &sets, device.as_deref(), &out, resume),
         Some(Command::Eval { checkpoint, device, split }) => cli::eval::run(&checkpoint, device.as_deref(), split),
-        Some(Command::RefitFlaw { checkpoint, device, iterations, eval_every, fd_lr, fresh }) => {
-            cli::refit::run(cli::refit::RefitArgs { checkpoint: &checkpoint, device: device.as_deref(), iterations, eval_every, fd_lr, fresh })
+        Some(Command::RefitFlaw { checkpoint, device, iterations, eval_every, fd_lr, fresh, class_swaps }) => {
+            cli::refit::run(cli::refit::RefitArgs { checkpoint: &checkpoint, device: device.as_deref(), iterations, eval_every, fd_lr, fresh, class_swaps })
         }
         Some(Command::Bench(args)) => cli::bench::run(args),
         Some(Command::Study(args)) => cli::study::run(args),

@@ -110,16 +110,26 @@
     if (!seg.length || !box) return;
     box.hidden = false;
     document.getElementById('class-iou-step').textContent = e.step;
-    box.querySelectorAll('thead th').forEach((th, i) => { if (i > 0) th.hidden = i > seg.length; });
+    box.querySelectorAll('thead th.model').forEach((th, i) => { th.hidden = i >= seg.length; });
+    // F's choice per true class (GCT with two models; absent in runs recorded before it).
+    const byClass = e.flaw && e.flaw.arbitration && e.flaw.arbitration.by_class;
+    const arb = Array.isArray(byClass) && byClass.length > 0;
+    box.querySelectorAll('thead th.arb').forEach(th => { th.hidden = !arb; });
+    box.querySelector('p.muted').hidden = !arb;
     const body = box.querySelector('tbody');
     body.replaceChildren(...seg[0].seg.class_iou.map((_, k) => {
       const tr = document.createElement('tr');
-      const name = document.createElement('td'); name.textContent = classNames[k] ?? `class ${k}`; tr.appendChild(name);
+      const cell = (text, cls) => { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); };
+      cell(classNames[k] ?? `class ${k}`);
       for (const m of seg) {
-        const v = m.seg.class_iou[k], td = document.createElement('td');
-        td.textContent = v == null ? '–' : v.toFixed(3);
-        if (v != null && v < 0.01) td.className = 'missed'; // events.rs MISSED_CLASS_IOU
-        tr.appendChild(td);
+        const v = m.seg.class_iou[k];
+        cell(v == null ? '–' : v.toFixed(3), v != null && v < 0.01 ? 'missed' : ''); // events.rs MISSED_CLASS_IOU
+      }
+      if (arb) {
+        const s = byClass[k];
+        cell(s ? s.flaw.toFixed(2) : '–', s && s.flaw < s.confidence ? 'below' : '');
+        cell(s ? s.confidence.toFixed(2) : '–');
+        cell(s ? String(s.pixels) : '0');
       }
       return tr;
     }));

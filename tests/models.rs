@@ -345,3 +345,68 @@ fn dc_figures_are_measured_only_when_asked_and_change_nothing() {
     let fd = |l: &StepLosses| to_f32(l.fd.clone().unwrap())[0];
     assert_eq!((fd(&measured), t1_a, f_a), (fd(&skipped), t1_b, f_b));
 }
+
+/// `gct.fd_class_swaps`: each swapped labelled prediction trades two class channels inside
+/// the region of a class its labels have, and nowhere else; F learns from the swapped
+/// predictions (a higher target there, another F), while the task models' step and the dc
+/// diagnostics, which read the models' own predictions, are those of a run without swaps.
+#[test]
+fn class_swaps_give_f_region_mistakes_and_leave_the_task_step_alone() {
+    let t = tiny();
+    let data = shapes::generate(16, 1, 32, true);
+    let mut swapping = t.config.clone();
+    swapping.gct.fd_class_swaps = 1.0;
+    let hb = Batcher::new(&swapping, &t.split).batch(0, &data, &swapping);
+    assert_eq!(hb.input, t.hb.input, "swaps do not change the batch itself");
+    assert!(t.hb.class_swaps.is_none(), "off by default");
+    let [s1, s2] = hb.class_swaps.clone().expect("share 1 draws swaps");
+    assert_ne!(s1, s2, "T1's and T2's predictions are swapped independently");
+
+    let batch = DeviceBatch::upload(&hb, &t.dev);
+    let task = t.config.task_spec();
+    let (k, hw, n_l) = (t.config.data.num_classes, hb.height * hb.width, hb.n_labeled);
+    // A prediction with distinct values per channel and pixel, so a wrong swap shows.
+    let p: Vec<f32> = (0..n_l * k * hw).map(|i| (i % 997) as f32 / 997.0).collect();
+    let swapped = to_f32(batch.class_swaps.as_ref().unwrap()[0].apply(flawmap::host::f32_tensor(p.clone(), [n_l, k, hb.height, hb.width], &t.dev)));
+    let labels = hb.labels.as_ref().unwrap();
+    for (i, pick) in s1.swapped.iter().enumerate() {
+        let (from, to) = pick.expect("every sample swapped at share 1");
+        for px in 0..hw {
+            let inside = labels[i * hw + px] == from as i32;
+            for c in 0..k {
+                let src = if !inside {
+                    c
+                } else if c == from {
+                    to
+                } else if c == to {
+                    from
+                } else {
+                    c
+                };
+                let (got, want) = (swapped[(i * k + c) * hw + px], p[(i * k + src) * hw + px]);
+                assert!((got - want).abs() < 1e-6, "sample {i} channel {c} pixel {px}: {got} against {want}");
+            }
+        }
+    }
+
+    let run = |batch: &DeviceBatch| {
+        let mut nets = Nets::new(&t.config, &t.dev);
+        let mut opts = Optimisers::new(&t.config, &nets);
+        let (losses, inputs) = gct_task_step(&mut nets, &mut opts, batch, &task, &t.hp);
+        let t1 = params_of(&nets.t1);
+        let dc = losses.dc_effect.expect("measured").map(|v| to_f32(v)[0]);
+        let target_mean = |c: &Tensor<4>| to_f32(c.clone().mean())[0];
+        let [_, _, c1, _] = inputs.for_flaw_detector();
+        let (own, learnt) = (target_mean(&inputs.c1), target_mean(c1));
+        let fd = to_f32(gct_flaw_step(&mut nets, &mut opts, batch, &t.hp, &inputs))[0];
+        (t1, dc, own, learnt, fd, params_of(nets.f.as_ref().unwrap()))
+    };
+    let (t1_plain, dc_plain, own_plain, learnt_plain, fd_plain, f_plain) = run(&DeviceBatch::upload(&t.hb, &t.dev));
+    let (t1_swap, dc_swap, own_swap, learnt_swap, fd_swap, f_swap) = run(&batch);
+    assert_eq!(t1_plain, t1_swap, "the task step does not see the swaps");
+    assert_eq!(dc_plain, dc_swap, "the dc diagnostics read the models' own predictions");
+    assert_eq!((own_plain, learnt_plain), (own_swap, own_swap), "C(.) of the models' own predictions is unchanged");
+    assert_ne!(learnt_swap, own_swap, "F's target follows the swapped predictions");
+    assert_ne!(fd_plain, fd_swap);
+    assert_ne!(f_plain, f_swap, "F learns from the swapped predictions");
+}

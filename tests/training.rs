@@ -109,13 +109,19 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
     assert!(f.target_t1.unwrap().auroc.unwrap() > 0.7, "C(.) barely ranks T1's mistakes: {:?}", f.target_t1);
     // Where exactly one model is right, F's and the confidence's choices are shares of those
     // pixels, split by which model is wrong.
-    let a = f.arbitration.expect("two 60-iteration models disagree somewhere with one of them right");
+    let a = f.arbitration.clone().expect("two 60-iteration models disagree somewhere with one of them right");
     let sides: Vec<_> = [a.t1_wrong, a.t2_wrong].into_iter().flatten().collect();
     assert!(!sides.is_empty(), "{a:?}");
     assert_eq!(a.pixels, sides.iter().map(|s| s.pixels).sum::<u64>());
     assert!(sides.iter().flat_map(|s| [s.flaw, s.confidence]).chain([a.flaw, a.confidence]).all(|v| (0.0..=1.0).contains(&v)), "{a:?}");
     let weighted: f64 = sides.iter().map(|s| s.flaw * s.pixels as f64).sum();
     assert!((a.flaw * a.pixels as f64 - weighted).abs() < 1e-6, "{a:?}");
+    // And split by the true class: every such pixel has one, and the shares add up again.
+    let classes: Vec<_> = a.by_class.iter().flatten().collect();
+    assert!(a.by_class.len() <= 4 && !classes.is_empty(), "{a:?}");
+    assert_eq!(a.pixels, classes.iter().map(|s| s.pixels).sum::<u64>());
+    let weighted: f64 = classes.iter().map(|s| s.confidence * s.pixels as f64).sum();
+    assert!((a.confidence * a.pixels as f64 - weighted).abs() < 1e-6, "{a:?}");
     // C(.) at F's map size is a different, coarser map than C(.) itself.
     assert_ne!(f.target_coarse_t1.unwrap().auroc, f.target_t1.unwrap().auroc);
     let verdict = eval.flaw_verdict.as_deref().unwrap();

@@ -28,6 +28,8 @@ pub struct RefitArgs<'a> {
     pub fd_lr: Option<f64>,
     /// Start F from a fresh initialisation instead of the checkpoint's F.
     pub fresh: bool,
+    /// `gct.fd_class_swaps` for the refit; the run's when unset.
+    pub class_swaps: Option<f64>,
 }
 
 /// Mean over T1 and T2 of the AUROC of F's map and of the models' confidence, F's loss
@@ -36,13 +38,33 @@ fn scores(r: &EvalReport) -> (f64, f64, f64, f64) {
     let f = r.flaw.as_ref().expect("a GCT checkpoint has F");
     let mean = |a: Option<f64>, b: Option<f64>| 0.5 * (a.unwrap_or(f64::NAN) + b.unwrap_or(f64::NAN));
     let conf = |i: usize| r.models[i].confidence.as_ref().and_then(|c| c.auroc);
-    let arbitration = f.arbitration.map(|a| a.flaw).unwrap_or(f64::NAN);
+    let arbitration = f.arbitration.as_ref().map(|a| a.flaw).unwrap_or(f64::NAN);
     (mean(f.auroc_t1, f.auroc_t2), mean(conf(0), conf(1)), 0.5 * (f.loss_t1 + f.loss_t2), arbitration)
+}
+
+/// Segmentation: where exactly one model is right, F's and the confidence's share of right
+/// picks per true class.
+fn by_class(r: &EvalReport, names: &[String]) -> String {
+    let Some(a) = r.flaw.as_ref().and_then(|f| f.arbitration.as_ref()) else { return String::new() };
+    a.by_class
+        .iter()
+        .enumerate()
+        .filter_map(|(c, s)| {
+            let s = s.as_ref()?;
+            let name = names.get(c).map(String::as_str).unwrap_or("?");
+            Some(format!("{name} {:.2}/{:.2} ({})", s.flaw, s.confidence, s.pixels))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn run(args: RefitArgs) -> Result<(), String> {
     let meta = checkpoint::read_meta(args.checkpoint)?;
-    let config = super::with_device(meta.config, args.device)?;
+    let mut config = super::with_device(meta.config, args.device)?;
+    if let Some(share) = args.class_swaps {
+        config.gct.fd_class_swaps = share;
+        config.validate().map_err(|errs| format!("--class-swaps: {errs}"))?;
+    }
     if config.algorithm != flawmap::config::Algorithm::Gct {
         return Err(format!("{} is a {} checkpoint: only GCT runs have a flaw detector", args.checkpoint.display(), config.algorithm));
     }
@@ -79,15 +101,17 @@ pub fn run(args: RefitArgs) -> Result<(), String> {
         acquired.name
     );
     println!(
-        "{:>6} {:>11} {:>12} {:>15} {:>11} {:>15} {:>17}",
+        "{:>6} {:>11} {:>12} {:>15} {:>11} {:>15} {:>17}  one-right by true class: F/confidence (pixels)",
         "iter", "train loss", "val F AUROC", "val confidence", "val F loss", "val F one-right", "labelled F AUROC"
     );
+    let class_names = config.class_names();
     let report = |it: usize, train_loss: Option<f64>, training: &checkpoint::Loaded| {
         let nets = Nets { t1: scored.t1.clone(), t2: scored.t2.clone(), f: training.nets.f.clone() };
-        let (f_val, conf_val, loss_val, one_right) = scores(&evaluator.run(&nets, &data.val, it, 0.0));
+        let val = evaluator.run(&nets, &data.val, it, 0.0);
+        let (f_val, conf_val, loss_val, one_right) = scores(&val);
         let (f_lab, ..) = scores(&evaluator.run(&nets, &labelled, it, 0.0));
         let loss = train_loss.map(|l| format!("{l:.4}")).unwrap_or_else(|| "-".into());
-        println!("{it:>6} {loss:>11} {f_val:>12.3} {conf_val:>15.3} {loss_val:>11.4} {one_right:>15.3} {f_lab:>17.3}");
+        println!("{it:>6} {loss:>11} {f_val:>12.3} {conf_val:>15.3} {loss_val:>11.4} {one_right:>15.3} {f_lab:>17.3}  {}", by_class(&val, &class_names));
     };
     report(0, None, &training);
 

@@ -28,7 +28,7 @@ pub fn print_eval(report: &EvalReport, names: &[String]) {
     if !sod.is_empty() {
         println!("salient-object scores (beta^2 0.3): {}", sod.join("; "));
     }
-    print_rankings(report);
+    print_rankings(report, names);
     if let Some(a) = report.agreement {
         println!("T1/T2 agreement: {a:.4}");
     }
@@ -37,7 +37,7 @@ pub fn print_eval(report: &EvalReport, names: &[String]) {
 /// How well each score ranks each model's wrong pixels: F, the model's own confidence (the
 /// baseline F must beat), C(.) (F's target, computed from the labels: its ceiling) and C(.)
 /// at the size of F's map before upsampling (the ceiling F's geometry leaves).
-fn print_rankings(report: &EvalReport) {
+fn print_rankings(report: &EvalReport, names: &[String]) {
     let rows: Vec<(String, &Ranking)> = report
         .models
         .iter()
@@ -65,7 +65,7 @@ fn print_rankings(report: &EvalReport) {
     }
     if let Some(f) = &report.flaw {
         println!("flaw detector loss vs C(.): T1 {:.4} T2 {:.4}", f.loss_t1, f.loss_t2);
-        if let Some(a) = f.arbitration {
+        if let Some(a) = &f.arbitration {
             println!(
                 "where exactly one model is right ({} pixels), the lower map is on the right one: F {:.3}, confidence {:.3} (0.5 = chance; dc copies from the model F rates better)",
                 a.pixels, a.flaw, a.confidence
@@ -73,6 +73,12 @@ fn print_rankings(report: &EvalReport) {
             for (name, side) in [("T1", a.t1_wrong), ("T2", a.t2_wrong)] {
                 if let Some(s) = side {
                     println!("  where only {name} is wrong ({} pixels): F {:.3}, confidence {:.3}", s.pixels, s.flaw, s.confidence);
+                }
+            }
+            for (c, side) in a.by_class.iter().enumerate() {
+                if let Some(s) = side {
+                    let name = names.get(c).cloned().unwrap_or_else(|| format!("class {c}"));
+                    println!("  where the truth is {name} ({} pixels): F {:.3}, confidence {:.3}", s.pixels, s.flaw, s.confidence);
                 }
             }
         }

@@ -94,6 +94,11 @@ pub const FIELDS: &[FieldHelp] = &[
     h("gct.dc_rampup_fraction", "Share of the run over which lambda_dc ramps up (used when dc_rampup_epochs is empty).", Some("3 of 20 epochs (0.15)")),
     h("gct.dc_rampup_epochs", "The ramp-up in epochs, as the paper counts it; replaces the fraction when set.", Some("3")),
     h("gct.fc_rampup", "Ramp lambda_fc up with lambda_dc (an experiment; the paper does not).", None),
+    h(
+        "gct.fd_class_swaps",
+        "Share of the labelled predictions F learns from with one class's region given to another class (segmentation; an experiment).",
+        None,
+    ),
     h("gct.fd_holdout", "Share of the labelled images only F learns from, unlabelled for the task models (an experiment).", None),
 ];
 

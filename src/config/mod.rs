@@ -638,6 +638,11 @@ pub struct GctConfig {
     /// fitted, as on new ones. 0 (the spec): F and the models learn from the same labels.
     #[serde(default)]
     pub fd_holdout: f64,
+    /// Share of the labelled predictions F learns from with one class's region swapped to
+    /// another class (segmentation; `gct::class_swaps`): mistakes of whole regions, which the
+    /// models rarely make on the images they fit. 0 (the spec): F sees the predictions as made.
+    #[serde(default)]
+    pub fd_class_swaps: f64,
 }
 
 fn d_lambda_dc() -> f64 {
@@ -674,6 +679,7 @@ impl Default for GctConfig {
             dc_rampup_epochs: None,
             fc_rampup: false,
             fd_holdout: 0.0,
+            fd_class_swaps: 0.0,
         }
     }
 }
@@ -1079,6 +1085,12 @@ impl RunConfig {
             g.fd_holdout == 0.0 || !self.task.is_restoration(),
             "gct.fd_holdout",
             format!("applies to segmentation tasks; {} learns from clean images, which cannot be hidden per pixel", self.task),
+        );
+        check((0.0..=1.0).contains(&g.fd_class_swaps), "gct.fd_class_swaps", format!("must be in [0, 1], got {}", g.fd_class_swaps));
+        check(
+            g.fd_class_swaps == 0.0 || !self.task.is_restoration(),
+            "gct.fd_class_swaps",
+            format!("applies to segmentation tasks; {} predicts colours, not classes", self.task),
         );
         check((0.0..=1.0).contains(&g.dc_rampup_fraction), "gct.dc_rampup_fraction", format!("must be in [0, 1], got {}", g.dc_rampup_fraction));
         if let Some(e) = g.dc_rampup_epochs {

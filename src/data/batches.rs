@@ -8,7 +8,8 @@
 use super::augment::{View, random_view};
 use super::degrade;
 use super::{Dataset, Item};
-use crate::config::{RunConfig, TaskKind};
+use crate::config::{Algorithm, RunConfig, TaskKind};
+use crate::gct::class_swaps::HostSwaps;
 use crate::rng::{permutation, stream};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -86,6 +87,8 @@ pub struct HostBatch {
     pub clean: Option<Vec<f32>>,
     /// Item indices of the samples (train split).
     pub items: Vec<usize>,
+    /// `gct.fd_class_swaps`: the swaps F sees in T1's and T2's predictions of the labelled slice.
+    pub class_swaps: Option<[HostSwaps; 2]>,
 }
 
 pub struct Batcher {
@@ -164,7 +167,15 @@ impl Batcher {
             })
             .collect();
         let noise_seed = named(b"noise", &[&key]);
-        assemble(&views, self.n_l, config, noise_seed, items)
+        let mut batch = assemble(&views, self.n_l, config, noise_seed, items);
+        let share = config.gct.fd_class_swaps;
+        if let (Some(labels), true) = (&batch.labels, share > 0.0 && config.algorithm == Algorithm::Gct) {
+            let mut rng = named(b"class-swaps", &[&key]);
+            let (n, h, w, k) = (batch.n_labeled, batch.height, batch.width, config.data.num_classes);
+            let mut draw = || HostSwaps::draw(labels, n, h, w, k, share, &mut rng);
+            batch.class_swaps = Some([draw(), draw()]);
+        }
+        batch
     }
 }
 
@@ -207,7 +218,7 @@ pub fn assemble(views: &[View], n_labeled: usize, config: &RunConfig, mut degrad
             }
         }
     }
-    HostBatch { n, n_labeled, width, height, input, labels, clean, items }
+    HostBatch { n, n_labeled, width, height, input, labels, clean, items, class_swaps: None }
 }
 
 /// RGB interleaved u8 to planar [3, H, W] in [0, 1].

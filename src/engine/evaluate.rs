@@ -186,7 +186,8 @@ impl Evaluator<'_> {
             if preds.len() == 2 {
                 let (a, b) = (&preds[0], &preds[1]);
                 if flaw_scores.len() == 2 && uncertainties.len() == 2 {
-                    arbitration.add_image([&wrongs[0], &wrongs[1]], [&flaw_scores[0], &flaw_scores[1]], [&uncertainties[0], &uncertainties[1]]);
+                    let truth: Vec<u8> = truth_mask.as_ref().map(|t| scored.iter().map(|&i| t[i]).collect()).unwrap_or_default();
+                    arbitration.add_image([&wrongs[0], &wrongs[1]], [&flaw_scores[0], &flaw_scores[1]], [&uncertainties[0], &uncertainties[1]], &truth);
                 }
                 if self.task.kind == TaskKind::Segmentation {
                     agree += a.classes.iter().zip(&b.classes).filter(|(x, y)| x == y).count() as f64;

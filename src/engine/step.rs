@@ -10,6 +10,7 @@
 
 use super::nets::{Nets, Optimisers, step_task_net};
 use crate::data::batches::HostBatch;
+use crate::gct::class_swaps::{DeviceSwaps, HostSwaps};
 use crate::gct::losses::{dc_loss, fc_loss, flaw_detector_loss};
 use crate::gct::targets::{DcTargets, FlawParams, dc_effect, dc_targets, flaw_target, handle_flaw};
 use crate::host::{f32_tensor, i32_tensor};
@@ -28,6 +29,8 @@ pub struct DeviceBatch {
     /// (`gct.fd_holdout`: the held-out images' labels set to ignore).
     pub task_labels: Option<Labels>,
     pub n_labeled: usize,
+    /// `gct.fd_class_swaps`: the swapped regions F sees in T1's and T2's labelled predictions.
+    pub class_swaps: Option<[DeviceSwaps; 2]>,
 }
 
 impl DeviceBatch {
@@ -40,7 +43,8 @@ impl DeviceBatch {
             (_, Some(c)) => Labels::Clean(f32_tensor(c.clone(), [hb.n_labeled, 3, h, w], device)),
             _ => unreachable!("a training batch has labels"),
         };
-        Self { input, labels, task_labels: None, n_labeled: hb.n_labeled }
+        let class_swaps = hb.class_swaps.as_ref().filter(|s| s.iter().any(HostSwaps::any)).map(|[a, b]| [a.upload(device), b.upload(device)]);
+        Self { input, labels, task_labels: None, n_labeled: hb.n_labeled, class_swaps }
     }
 
     /// Hides the labels of the `held` items (sorted train indices) from the task models'
@@ -106,6 +110,9 @@ pub struct FlawInputs {
     pub p2: Tensor<4>,
     pub c1: Tensor<4>,
     pub c2: Tensor<4>,
+    /// With class swaps: the predictions F learns from in place of p1, p2 (swapped in the
+    /// labelled slice) and their C(.); p1..c2 stay the models' own for the dc diagnostics.
+    pub swapped: Option<[Tensor<4>; 4]>,
 }
 
 impl FlawInputs {
@@ -113,8 +120,28 @@ impl FlawInputs {
         let n_l = batch.n_labeled;
         let y = task.label_as_pred(&batch.labels);
         let c1 = flaw_target(p1.clone().narrow(0, 0, n_l), y.clone(), flaw);
-        let c2 = flaw_target(p2.clone().narrow(0, 0, n_l), y, flaw);
-        Self { p1, p2, c1, c2 }
+        let c2 = flaw_target(p2.clone().narrow(0, 0, n_l), y.clone(), flaw);
+        let swapped = batch.class_swaps.as_ref().map(|[s1, s2]| {
+            let n = p1.dims()[0];
+            let swap = |s: &DeviceSwaps, p: &Tensor<4>| {
+                let labelled = s.apply(p.clone().narrow(0, 0, n_l));
+                let c = flaw_target(labelled.clone(), y.clone(), flaw);
+                let whole = if n > n_l { Tensor::cat(vec![labelled, p.clone().narrow(0, n_l, n - n_l)], 0) } else { labelled };
+                (whole, c)
+            };
+            let ((ps1, cs1), (ps2, cs2)) = (swap(s1, &p1), swap(s2, &p2));
+            [ps1, ps2, cs1, cs2]
+        });
+        Self { p1, p2, c1, c2, swapped }
+    }
+
+    /// The predictions F's step learns from and their targets: the swapped ones where the
+    /// batch has class swaps, else the models' own.
+    pub fn for_flaw_detector(&self) -> [&Tensor<4>; 4] {
+        match &self.swapped {
+            Some([p1, p2, c1, c2]) => [p1, p2, c1, c2],
+            None => [&self.p1, &self.p2, &self.c1, &self.c2],
+        }
     }
 }
 
@@ -240,10 +267,11 @@ pub fn gct_flaw_step_timed(
     let n_l = batch.n_labeled;
     let f: FlawDetector = nets.f.take().expect("gct has a flaw detector");
     // F runs on the full batch and is sliced, so its batch statistics match the reference.
-    let f1 = f.forward(batch.input.clone(), inputs.p1.clone()).narrow(0, 0, n_l);
-    let f2 = f.forward(batch.input.clone(), inputs.p2.clone()).narrow(0, 0, n_l);
+    let [p1, p2, c1, c2] = inputs.for_flaw_detector();
+    let f1 = f.forward(batch.input.clone(), p1.clone()).narrow(0, 0, n_l);
+    let f2 = f.forward(batch.input.clone(), p2.clone()).narrow(0, 0, n_l);
     ph.mark("F forward (F step) on T1, T2");
-    let loss = flaw_detector_loss(f1, inputs.c1.clone(), f2, inputs.c2.clone(), hp.fd_scale);
+    let loss = flaw_detector_loss(f1, c1.clone(), f2, c2.clone(), hp.fd_scale);
     let grads = GradientsParams::from_grads(loss.backward(), &f);
     ph.mark("F loss + backward");
     nets.f = Some(opts.f.as_mut().expect("F optimiser").step(hp.fd_lr, f, grads));

@@ -2,6 +2,7 @@
 //! C(.), the flaw-map handler H(.), the dynamic-consistency targets and masks, the flaw
 //! correction mask, the losses and the schedules. No I/O, no models.
 
+pub mod class_swaps;
 pub mod kernels;
 pub mod losses;
 pub mod ops;

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Arbitration {
     /// Pixels where exactly one of the two models is right.
     pub pixels: u64,
@@ -20,6 +20,11 @@ pub struct Arbitration {
     pub t1_wrong: Option<Side>,
     #[serde(default)]
     pub t2_wrong: Option<Side>,
+    /// Segmentation: the same split by the pixel's true class (index = class; None where no
+    /// pixel of it has exactly one model right). A class one model has not learnt shows
+    /// here: dc can pass it on only if F picks the model that has it.
+    #[serde(default)]
+    pub by_class: Vec<Option<Side>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -37,16 +42,23 @@ struct Counts {
 }
 
 impl Counts {
+    fn count(&mut self, flaw: f64, confidence: f64) {
+        self.pixels += 1;
+        self.flaw += flaw;
+        self.confidence += confidence;
+    }
+
     fn side(&self) -> Option<Side> {
         let n = self.pixels as f64;
         (self.pixels > 0).then(|| Side { pixels: self.pixels, flaw: self.flaw / n, confidence: self.confidence / n })
     }
 }
 
-/// Counts per wrong model: [T1 wrong, T2 wrong].
+/// Counts per wrong model: [T1 wrong, T2 wrong], and per true class.
 #[derive(Debug, Default)]
 pub struct ArbitrationAcc {
     by_wrong: [Counts; 2],
+    by_class: Vec<Counts>,
 }
 
 /// 1 when `score` is lower for the right model, 0 when higher, 1/2 on a tie.
@@ -63,14 +75,21 @@ fn picks_right(wrong_a: bool, a: f32, b: f32) -> f64 {
 
 impl ArbitrationAcc {
     /// One image: per scored pixel, whether each model is wrong, F's map on each model's
-    /// prediction, and each model's uncertainty.
-    pub fn add_image(&mut self, wrong: [&[bool]; 2], flaw: [&[f32]; 2], uncertainty: [&[f32]; 2]) {
+    /// prediction, each model's uncertainty, and the true class (segmentation; empty for
+    /// restoration).
+    pub fn add_image(&mut self, wrong: [&[bool]; 2], flaw: [&[f32]; 2], uncertainty: [&[f32]; 2], truth: &[u8]) {
         for i in 0..wrong[0].len() {
             if wrong[0][i] != wrong[1][i] {
-                let c = &mut self.by_wrong[usize::from(!wrong[0][i])];
-                c.pixels += 1;
-                c.flaw += picks_right(wrong[0][i], flaw[0][i], flaw[1][i]);
-                c.confidence += picks_right(wrong[0][i], uncertainty[0][i], uncertainty[1][i]);
+                let f = picks_right(wrong[0][i], flaw[0][i], flaw[1][i]);
+                let u = picks_right(wrong[0][i], uncertainty[0][i], uncertainty[1][i]);
+                self.by_wrong[usize::from(!wrong[0][i])].count(f, u);
+                if let Some(&class) = truth.get(i) {
+                    let class = class as usize;
+                    if self.by_class.len() <= class {
+                        self.by_class.resize_with(class + 1, Counts::default);
+                    }
+                    self.by_class[class].count(f, u);
+                }
             }
         }
     }
@@ -79,7 +98,8 @@ impl ArbitrationAcc {
     pub fn finish(&self) -> Option<Arbitration> {
         let [a, b] = self.by_wrong;
         let all = Counts { pixels: a.pixels + b.pixels, flaw: a.flaw + b.flaw, confidence: a.confidence + b.confidence }.side()?;
-        Some(Arbitration { pixels: all.pixels, flaw: all.flaw, confidence: all.confidence, t1_wrong: a.side(), t2_wrong: b.side() })
+        let by_class = self.by_class.iter().map(Counts::side).collect();
+        Some(Arbitration { pixels: all.pixels, flaw: all.flaw, confidence: all.confidence, t1_wrong: a.side(), t2_wrong: b.side(), by_class })
     }
 }
 
@@ -98,7 +118,9 @@ mod tests {
         // Confidence gets pixel 1 wrong (T1, the wrong one, is the surer) and 2 right.
         let unc1 = [0.0, 0.1, 0.1, 0.0, 0.1];
         let unc2 = [0.0, 0.3, 0.4, 0.0, 0.2];
-        acc.add_image([&wrong1, &wrong2], [&flaw1, &flaw2], [&unc1, &unc2]);
+        // True classes: pixels 1 and 2 are class 2, pixel 4 class 0 (class 1 has no pixel).
+        let truth = [0, 2, 2, 1, 0];
+        acc.add_image([&wrong1, &wrong2], [&flaw1, &flaw2], [&unc1, &unc2], &truth);
         let a = acc.finish().unwrap();
         assert_eq!(a.pixels, 3);
         assert!((a.flaw - 2.5 / 3.0).abs() < 1e-12, "{a:?}");
@@ -106,6 +128,10 @@ mod tests {
         // Split by the wrong model: pixel 1 (T1 wrong), pixels 2 and 4 (T2 wrong).
         assert_eq!(a.t1_wrong, Some(Side { pixels: 1, flaw: 1.0, confidence: 0.0 }));
         assert_eq!(a.t2_wrong, Some(Side { pixels: 2, flaw: 0.75, confidence: 1.0 }));
+        assert_eq!(a.by_class, vec![Some(Side { pixels: 1, flaw: 0.5, confidence: 1.0 }), None, Some(Side { pixels: 2, flaw: 1.0, confidence: 0.5 })]);
+        let mut restoration = ArbitrationAcc::default();
+        restoration.add_image([&wrong1, &wrong2], [&flaw1, &flaw2], [&unc1, &unc2], &[]);
+        assert_eq!(restoration.finish().unwrap().by_class, vec![], "no classes, no split");
         assert_eq!(ArbitrationAcc::default().finish(), None);
     }
 }

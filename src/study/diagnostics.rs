@@ -111,8 +111,8 @@ impl Diagnostics {
             confidence_auroc_last: last_mean(evals, |e| confidence_of(e, |r| r.auroc)),
             target_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.target_t1, &f.target_t2], |r| r.auroc)),
             target_coarse_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.target_coarse_t1, &f.target_coarse_t2], |r| r.auroc)),
-            arbitration_last: evals.iter().rev().find_map(|e| e.flaw.as_ref()?.arbitration.map(|a| a.flaw)),
-            confidence_arbitration_last: evals.iter().rev().find_map(|e| e.flaw.as_ref()?.arbitration.map(|a| a.confidence)),
+            arbitration_last: evals.iter().rev().find_map(|e| e.flaw.as_ref()?.arbitration.as_ref().map(|a| a.flaw)),
+            confidence_arbitration_last: evals.iter().rev().find_map(|e| e.flaw.as_ref()?.arbitration.as_ref().map(|a| a.confidence)),
             top_decile_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.top_decile)),
             confidence_top_decile_last: last_mean(evals, |e| confidence_of(e, |r| r.top_decile)),
             image_auroc_last: last_mean(evals, |e| flaw_of(e, |f| [&f.ranking_t1, &f.ranking_t2], |r| r.image_auroc)),
@@ -384,7 +384,8 @@ mod tests {
         assert!(d.notes[0].contains("at 0.81 once averaged onto F's map") && d.notes[0].contains("stride2_stages"), "{:?}", d.notes);
         // F that cannot tell the two models apart where one is right.
         let mut weak = e.clone();
-        weak.flaw.as_mut().unwrap().arbitration = Some(Arbitration { pixels: 100, flaw: 0.54, confidence: 0.58, t1_wrong: None, t2_wrong: None });
+        weak.flaw.as_mut().unwrap().arbitration =
+            Some(Arbitration { pixels: 100, flaw: 0.54, confidence: 0.58, t1_wrong: None, t2_wrong: None, by_class: vec![] });
         let notes = Diagnostics::from_history(&ok, &[weak], true, &[]).notes;
         assert!(notes.iter().any(|n| n.contains("right one 54 % of the time")), "{notes:?}");
         // A map fine enough for its target (the demo's: 0.95 against 0.93): no note.

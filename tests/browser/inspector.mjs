@@ -70,6 +70,15 @@ try {
       assert.equal(cls === 'missed', v != null && v < 0.01, `${model.model} class ${k} marked`);
     });
   }
+  // Beside it, per true class, F's and the confidence's choice where one model is right.
+  const byClass = lastEval.flaw.arbitration.by_class;
+  assert.ok(byClass.length > 0, 'a GCT run scores F per class');
+  const models = lastEval.models.length;
+  rows.forEach((r, k) => {
+    const s = byClass[k];
+    assert.deepEqual(r.slice(models + 1).map(c => c[0]), s ? [s.flaw.toFixed(2), s.confidence.toFixed(2), String(s.pixels)] : ['–', '–', '0'], `class ${k}`);
+  });
+  assert.equal(await page.$eval('#class-iou thead th.arb', th => th.hidden), false);
   const missed = rows.flat().filter(([, cls]) => cls === 'missed').length;
   const classVerdict = await page.textContent('#class-verdict');
   assert.equal(missed > 0, /not learnt '/.test(classVerdict), `${missed} missed cells vs "${classVerdict}"`);
