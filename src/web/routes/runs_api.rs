@@ -2,6 +2,7 @@
 
 use super::ids::RunId;
 use crate::config::{Algorithm, RunConfig};
+use crate::engine::events::EvalReport;
 use crate::runs::datasets::confine_config;
 use crate::store::{self as db, RunRow, Series};
 use crate::web::error::{AppError, AppResult};
@@ -173,11 +174,27 @@ pub struct Since {
 }
 
 async fn metrics(State(s): State<AppState>, RunId(id): RunId, Query(q): Query<Since>) -> AppResult<Json<serde_json::Value>> {
-    db::get_run(&s.db, id).await?;
+    let run = db::get_run(&s.db, id).await?;
     let parse = |v: Vec<String>| v.into_iter().filter_map(|j| serde_json::from_str::<serde_json::Value>(&j).ok()).collect::<Vec<_>>();
     let steps = parse(db::series(&s.db, Series::Steps, id, q.since).await?);
-    let evals = parse(db::series(&s.db, Series::Evals, id, q.since).await?);
+    let mut evals = parse(db::series(&s.db, Series::Evals, id, q.since).await?);
+    if let Ok(config) = run.config() {
+        let names = config.class_names();
+        evals.iter_mut().for_each(|e| fill_class_verdict(e, &names));
+    }
     Ok(Json(serde_json::json!({ "steps": steps, "evals": evals })))
+}
+
+/// Evaluations recorded before the engine wrote its sentence on missed classes get it on
+/// read, from their stored IoUs, so older runs' pages say it too.
+fn fill_class_verdict(eval: &mut serde_json::Value, names: &[String]) {
+    if eval.get("class_verdict").is_some_and(|v| !v.is_null()) {
+        return;
+    }
+    let Ok(report) = serde_json::from_value::<EvalReport>(eval.clone()) else { return };
+    if let (Some(verdict), Some(obj)) = (report.class_verdict(names), eval.as_object_mut()) {
+        obj.insert("class_verdict".into(), verdict.into());
+    }
 }
 
 async fn events(State(s): State<AppState>, RunId(id): RunId) -> AppResult<Json<Vec<db::EventRow>>> {
