@@ -73,6 +73,18 @@ fn picks_right(wrong_a: bool, a: f32, b: f32) -> f64 {
     }
 }
 
+impl Arbitration {
+    /// The true classes on which F's choice is most and least often right, each with at
+    /// least `min_pixels` one-right pixels: (class, its side), when two classes qualify.
+    /// Far apart, they show a map that judges a prediction by its class, not by the image.
+    pub fn class_extremes(&self, min_pixels: u64) -> Option<((usize, Side), (usize, Side))> {
+        let sides = || self.by_class.iter().enumerate().filter_map(|(c, s)| s.filter(|s| s.pixels >= min_pixels).map(|s| (c, s)));
+        let best = sides().max_by(|a, b| a.1.flaw.total_cmp(&b.1.flaw))?;
+        let worst = sides().min_by(|a, b| a.1.flaw.total_cmp(&b.1.flaw))?;
+        (best.0 != worst.0).then_some((best, worst))
+    }
+}
+
 impl ArbitrationAcc {
     /// One image: per scored pixel, whether each model is wrong, F's map on each model's
     /// prediction, each model's uncertainty, and the true class (segmentation; empty for
@@ -133,5 +145,9 @@ mod tests {
         restoration.add_image([&wrong1, &wrong2], [&flaw1, &flaw2], [&unc1, &unc2], &[]);
         assert_eq!(restoration.finish().unwrap().by_class, vec![], "no classes, no split");
         assert_eq!(ArbitrationAcc::default().finish(), None);
+        // Classes 0 (F 0.5) and 2 (F 1.0) have pixels; with 2 required only class 2 does.
+        let ((best, _), (worst, _)) = a.class_extremes(1).unwrap();
+        assert_eq!((best, worst), (2, 0));
+        assert_eq!(a.class_extremes(2), None);
     }
 }

@@ -55,8 +55,25 @@ pub struct Diagnostics {
     /// The classes a model had not learnt at the last evaluation, in words
     /// ([`EvalReport::class_verdict`]): a low mIoU's most direct cause.
     pub missed_classes_last: Option<String>,
+    /// Where exactly one model is right, the true classes on which F's choice is most and
+    /// least often right at the last evaluation (segmentation; classes with at least
+    /// [`MIN_CLASS_PIXELS`] such pixels).
+    pub arbitration_best_class_last: Option<ClassChoice>,
+    pub arbitration_worst_class_last: Option<ClassChoice>,
     pub notes: Vec<String>,
 }
+
+/// F's choice on one true class (see [`Diagnostics::arbitration_best_class_last`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassChoice {
+    pub class: String,
+    pub flaw: f64,
+    pub confidence: f64,
+    pub pixels: u64,
+}
+
+/// Fewer one-right pixels than this make a class's share too noisy to name.
+pub const MIN_CLASS_PIXELS: u64 = 200;
 
 fn mean2(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
@@ -120,6 +137,8 @@ impl Diagnostics {
             fd_loss_last: evals.iter().rev().find_map(fd_loss),
             agreement_last: evals.iter().rev().find_map(|e| e.agreement),
             missed_classes_last: evals.last().and_then(|e| e.class_verdict(class_names)),
+            arbitration_best_class_last: None,
+            arbitration_worst_class_last: None,
             error_rate_last: evals
                 .iter()
                 .rev()
@@ -127,6 +146,15 @@ impl Diagnostics {
                 .and_then(|e| e.models.iter().filter_map(|m| m.seg.as_ref().map(|s| 1.0 - s.pixel_acc)).reduce(f64::max)),
             ..Self::default()
         };
+        if let Some((best, worst)) = evals.iter().rev().find_map(|e| e.flaw.as_ref()?.arbitration.as_ref()).and_then(|a| a.class_extremes(MIN_CLASS_PIXELS)) {
+            let choice = |(c, s): (usize, crate::metrics::arbitration::Side)| ClassChoice {
+                class: class_names.get(c).cloned().unwrap_or_else(|| format!("class {c}")),
+                flaw: s.flaw,
+                confidence: s.confidence,
+                pixels: s.pixels,
+            };
+            (d.arbitration_best_class_last, d.arbitration_worst_class_last) = (Some(choice(best)), Some(choice(worst)));
+        }
         if !steps.is_empty() {
             d.dc_share_t1 = tail_mean(steps, |s| s.dc_share_t1);
             d.dc_share_t2 = tail_mean(steps, |s| s.dc_share_t2);
@@ -190,6 +218,23 @@ impl Diagnostics {
                 a * 100.0
             ));
         }
+        // A wide spread by true class: F rates a prediction by its class more than by the
+        // image (measured: class swaps taught F to prefer background predictions).
+        if let (Some(best), Some(worst)) = (&self.arbitration_best_class_last, &self.arbitration_worst_class_last)
+            && best.flaw - worst.flaw >= 0.25
+            && worst.flaw < 0.5
+        {
+            notes.push(format!(
+                "F's choice follows the class more than the image: where one model is right, F picks it on {:.0} % of '{}' pixels but on {:.0} % of '{}' pixels (confidence: {:.0} %, {:.0} %), so dynamic consistency copies the wrong model's '{}' predictions.",
+                best.flaw * 100.0,
+                best.class,
+                worst.flaw * 100.0,
+                worst.class,
+                best.confidence * 100.0,
+                worst.confidence * 100.0,
+                worst.class
+            ));
+        }
         if let (Some(a), Some(t), Some(coarse)) = (self.auroc_last, self.target_auroc_last, self.target_coarse_auroc_last)
             && t - coarse > 0.05
             && a < coarse
@@ -245,7 +290,7 @@ impl Diagnostics {
 mod tests {
     use super::*;
     use crate::engine::events::{FlawEval, ModelEval, ModelLosses};
-    use crate::metrics::arbitration::Arbitration;
+    use crate::metrics::arbitration::{Arbitration, Side};
     use crate::metrics::ranking::Ranking;
     use crate::metrics::segmentation::SegScores;
 
@@ -386,8 +431,17 @@ mod tests {
         let mut weak = e.clone();
         weak.flaw.as_mut().unwrap().arbitration =
             Some(Arbitration { pixels: 100, flaw: 0.54, confidence: 0.58, t1_wrong: None, t2_wrong: None, by_class: vec![] });
-        let notes = Diagnostics::from_history(&ok, &[weak], true, &[]).notes;
+        let notes = Diagnostics::from_history(&ok, &[weak.clone()], true, &[]).notes;
         assert!(notes.iter().any(|n| n.contains("right one 54 % of the time")), "{notes:?}");
+        // The same share made of a class F favours and one it does not: named.
+        let side = |pixels: u64, flaw: f64| Some(Side { pixels, flaw, confidence: 0.6 });
+        let names: Vec<String> = ["background", "ellipse", "rectangle", "triangle"].map(String::from).to_vec();
+        weak.flaw.as_mut().unwrap().arbitration.as_mut().unwrap().by_class = vec![side(500, 0.75), side(50, 0.1), None, side(300, 0.27)];
+        let d = Diagnostics::from_history(&ok, &[weak.clone()], true, &names);
+        assert_eq!(d.arbitration_worst_class_last.as_ref().map(|c| c.class.as_str()), Some("triangle"), "ellipse has too few pixels");
+        assert!(d.notes.iter().any(|n| n.contains("75 % of 'background' pixels but on 27 % of 'triangle'")), "{:?}", d.notes);
+        weak.flaw.as_mut().unwrap().arbitration.as_mut().unwrap().by_class = vec![side(500, 0.6), None, None, side(300, 0.5)];
+        assert!(!Diagnostics::from_history(&ok, &[weak], true, &names).notes.iter().any(|n| n.contains("follows the class")));
         // A map fine enough for its target (the demo's: 0.95 against 0.93): no note.
         let f = e.flaw.as_mut().unwrap();
         (f.target_coarse_t1, f.target_coarse_t2) = (ranking(0.93), ranking(0.93));
