@@ -94,6 +94,7 @@ fn check_case(name: &str, c: &Value, d: &Device) {
         xi: c["xi"].as_f64().unwrap() as f32,
         dc_margin: 0.0,
         normalise: true,
+        confidence_gate: false,
     };
 
     let blurred = blur(tensor(&c["blur_input"], d), c["blur_k"].as_u64().unwrap() as usize);

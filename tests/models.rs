@@ -410,3 +410,26 @@ fn class_swaps_give_f_region_mistakes_and_leave_the_task_step_alone() {
     assert_ne!(fd_plain, fd_swap);
     assert_ne!(f_plain, f_swap, "F learns from the swapped predictions");
 }
+
+/// `gct.dc_confidence_gate`: the step's dc masks shrink to the pixels where the other model
+/// is also the more confident one; the supervised terms and the fc mask are unchanged.
+#[test]
+fn the_confidence_gate_narrows_the_steps_dc_masks() {
+    let t = tiny();
+    let step = |gate: bool| {
+        let mut hp = t.hp;
+        hp.flaw.confidence_gate = gate;
+        let batch = DeviceBatch::upload(&t.hb, &t.dev);
+        let mut nets = Nets::new(&t.config, &t.dev);
+        let mut opts = Optimisers::new(&t.config, &nets);
+        let (losses, _) = gct_task_step(&mut nets, &mut opts, &batch, &t.config.task_spec(), &hp);
+        let shares = losses.shares.expect("gct reports mask shares").map(|v| to_f32(v)[0]);
+        (to_f32(losses.terms[0].clone())[0], shares)
+    };
+    let (sup, [dc1, dc2, fc]) = step(false);
+    let (sup_gated, [dc1_gated, dc2_gated, fc_gated]) = step(true);
+    assert_eq!(sup, sup_gated);
+    assert_eq!(fc, fc_gated, "the fc mask is F's alone");
+    assert!(dc1_gated <= dc1 && dc2_gated <= dc2, "{dc1_gated} / {dc2_gated} against {dc1} / {dc2}");
+    assert!(dc1_gated + dc2_gated < dc1 + dc2, "the gate removed no copy: {dc1} / {dc2}");
+}

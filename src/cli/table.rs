@@ -75,6 +75,14 @@ fn print_rankings(report: &EvalReport, names: &[String]) {
                     println!("  where only {name} is wrong ({} pixels): F {:.3}, confidence {:.3}", s.pixels, s.flaw, s.confidence);
                 }
             }
+            if let Some(j) = a.agreeing {
+                println!(
+                    "  where F and the confidence pick the same model ({} pixels, {:.0} %): right {:.3}",
+                    j.pixels,
+                    100.0 * j.pixels as f64 / a.pixels as f64,
+                    j.right
+                );
+            }
             for (c, side) in a.by_class.iter().enumerate() {
                 if let Some(s) = side {
                     let name = names.get(c).cloned().unwrap_or_else(|| format!("class {c}"));

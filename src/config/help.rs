@@ -99,6 +99,11 @@ pub const FIELDS: &[FieldHelp] = &[
         "Share of the labelled predictions F learns from with one class's region given to another class (segmentation; an experiment).",
         None,
     ),
+    h(
+        "gct.dc_confidence_gate",
+        "Dynamic consistency copies only where F and the models' own confidence both rate the other model better (segmentation; an experiment).",
+        None,
+    ),
     h("gct.fd_holdout", "Share of the labelled images only F learns from, unlabelled for the task models (an experiment).", None),
 ];
 

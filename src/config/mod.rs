@@ -643,6 +643,11 @@ pub struct GctConfig {
     /// models rarely make on the images they fit. 0 (the spec): F sees the predictions as made.
     #[serde(default)]
     pub fd_class_swaps: f64,
+    /// Segmentation: a model copies the other (dc) only where F rates the other better *and*
+    /// the other is the more confident of the two (higher top class probability). false
+    /// (the spec): F's rule alone.
+    #[serde(default)]
+    pub dc_confidence_gate: bool,
 }
 
 fn d_lambda_dc() -> f64 {
@@ -680,6 +685,7 @@ impl Default for GctConfig {
             fc_rampup: false,
             fd_holdout: 0.0,
             fd_class_swaps: 0.0,
+            dc_confidence_gate: false,
         }
     }
 }
@@ -852,6 +858,7 @@ impl RunConfig {
             xi: self.gct.dc_threshold as f32,
             dc_margin: self.gct.dc_margin as f32,
             normalise: self.gct.target_normalise,
+            confidence_gate: self.gct.dc_confidence_gate,
         }
     }
 
@@ -1092,6 +1099,11 @@ impl RunConfig {
             "gct.fd_class_swaps",
             format!("applies to segmentation tasks; {} predicts colours, not classes", self.task),
         );
+        check(
+            !g.dc_confidence_gate || !self.task.is_restoration(),
+            "gct.dc_confidence_gate",
+            format!("applies to segmentation tasks; {} predictions have no class probabilities", self.task),
+        );
         check((0.0..=1.0).contains(&g.dc_rampup_fraction), "gct.dc_rampup_fraction", format!("must be in [0, 1], got {}", g.dc_rampup_fraction));
         if let Some(e) = g.dc_rampup_epochs {
             check((0.0..=MAX_EPOCHS as f64).contains(&e), "gct.dc_rampup_epochs", format!("must be in [0, {MAX_EPOCHS}], got {e}"));
@@ -1257,6 +1269,7 @@ mod tests {
         c.train.fd_fresh_steps = 9;
         c.train.lr_warmup_fraction = 0.7;
         c.gct.dc_margin = 1.0;
+        c.gct.fd_class_swaps = 1.5;
         let errs = c.validate().unwrap_err().0;
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
         for f in [
@@ -1268,14 +1281,20 @@ mod tests {
             "train.fd_fresh_steps",
             "gct.dc_margin",
             "train.lr_warmup_fraction",
+            "gct.fd_class_swaps",
         ] {
             assert!(fields.contains(&f), "{f} not in {fields:?}");
         }
         // Held-out labels are per pixel: a restoration task cannot hide its clean images.
         let mut c = RunConfig::shapes_demo(Algorithm::Gct).with_task_defaults(TaskKind::Lowlight);
         c.gct.fd_holdout = 0.25;
+        // Class swaps and the confidence gate need class probabilities.
+        c.gct.fd_class_swaps = 0.5;
+        c.gct.dc_confidence_gate = true;
         let errs = c.validate().unwrap_err().0;
-        assert!(errs.iter().any(|e| e.field == "gct.fd_holdout" && e.message.contains("segmentation")), "{errs:?}");
+        for f in ["gct.fd_holdout", "gct.fd_class_swaps", "gct.dc_confidence_gate"] {
+            assert!(errs.iter().any(|e| e.field == f && e.message.contains("segmentation")), "{f}: {errs:?}");
+        }
     }
 
     #[test]

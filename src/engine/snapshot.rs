@@ -8,7 +8,7 @@ use crate::config::{RunConfig, TaskKind};
 use crate::data::Dataset;
 use crate::data::augment::centre_view;
 use crate::data::batches::{HostBatch, Split, assemble, input_to_rgb};
-use crate::gct::targets::{FlawParams, dc_targets, error_map, flaw_target, handle_flaw};
+use crate::gct::targets::{FlawParams, dc_targets_for, error_map, flaw_target, handle_flaw};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
 use crate::metrics::mistakes::{argmax_classes, disagreement, scored_pixels, uncertainty, worst_quarter, wrong_classes};
 use crate::metrics::ranking::auroc;
@@ -183,7 +183,7 @@ pub fn take(probes: &Probes, nets: &Nets, task: &Task, fp: &FlawParams, config: 
     if let (Some(f), Some(p2)) = (nets.f.as_ref().map(|f| f.valid()), p2) {
         let (f1, f2) = (f.forward(x.clone(), p1.clone()), f.forward(x, p2.clone()));
         let (h1, h2) = (handle_flaw(f1.clone(), fp), handle_flaw(f2.clone(), fp));
-        let dc = dc_targets(p1.clone(), p2.clone(), h1.clone(), h2.clone(), fp.xi, fp.dc_margin);
+        let dc = dc_targets_for(p1.clone(), p2.clone(), h1.clone(), h2.clone(), fp);
         let mut maps: Vec<(&str, Tensor<4>)> = vec![
             ("flaw_raw_t1", f1),
             ("flaw_raw_t2", f2),

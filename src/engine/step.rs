@@ -12,7 +12,7 @@ use super::nets::{Nets, Optimisers, step_task_net};
 use crate::data::batches::HostBatch;
 use crate::gct::class_swaps::{DeviceSwaps, HostSwaps};
 use crate::gct::losses::{dc_loss, fc_loss, flaw_detector_loss};
-use crate::gct::targets::{DcTargets, FlawParams, dc_effect, dc_targets, flaw_target, handle_flaw};
+use crate::gct::targets::{DcTargets, FlawParams, dc_effect, dc_targets_for, flaw_target, handle_flaw};
 use crate::host::{f32_tensor, i32_tensor};
 use crate::models::flaw_detector::FlawDetector;
 use crate::task::{Labels, Task};
@@ -205,7 +205,7 @@ pub fn gct_task_step_timed(
     let (h1, h2) = (handle_flaw(f1.clone().detach(), &hp.flaw), handle_flaw(f2.clone().detach(), &hp.flaw));
     let inputs = FlawInputs::new(batch, task, &hp.flaw, p1.clone().detach(), p2.clone().detach());
     ph.mark("C(.) targets: blur, dilate, normalise");
-    let dc = dc_targets(inputs.p1.clone(), inputs.p2.clone(), h1, h2, hp.flaw.xi, hp.flaw.dc_margin);
+    let dc = dc_targets_for(inputs.p1.clone(), inputs.p2.clone(), h1, h2, &hp.flaw);
     ph.mark("flaw handler H + dc targets");
 
     let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), batch.task_labels());
@@ -244,7 +244,7 @@ fn labelled_dc_effect(inputs: &FlawInputs, dc: &DcTargets, y: Tensor<3, Int>, hp
     let (p1, p2) = (inputs.p1.clone().narrow(0, 0, n_l), inputs.p2.clone().narrow(0, 0, n_l));
     let [fix1, break1, fix2, break2] = dc_effect(p1.clone(), p2.clone(), &dc.dc_mask1, &dc.dc_mask2, y.clone());
     let (h1, h2) = (handle_flaw(inputs.c1.clone(), &hp.flaw), handle_flaw(inputs.c2.clone(), &hp.flaw));
-    let with_c = dc_targets(p1.clone(), p2.clone(), h1, h2, hp.flaw.xi, hp.flaw.dc_margin);
+    let with_c = dc_targets_for(p1.clone(), p2.clone(), h1, h2, &hp.flaw);
     let [cf1, cb1, cf2, cb2] = dc_effect(p1, p2, &with_c.dc_mask1, &with_c.dc_mask2, y);
     [fix1, break1, fix2, break2, cf1 + cf2, cb1 + cb2]
 }

@@ -22,6 +22,9 @@ pub struct FlawParams {
     /// Min-max normalise C(.) per sample (the spec's step 5). Off: C keeps the error's own
     /// scale, so an image the model gets almost right has a target near 0 everywhere.
     pub normalise: bool,
+    /// Segmentation: a model copies the other only where, besides F's rule, it is also the
+    /// less confident of the two (`gct.dc_confidence_gate`; the spec: F's rule alone).
+    pub confidence_gate: bool,
 }
 
 /// Labels in prediction format: one-hot over K classes; an ignore pixel (255, or any
@@ -84,6 +87,23 @@ pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi
     DcTargets { t1, t2, dc_mask1: keep1.neg().add_scalar(1.0), dc_mask2: keep2.neg().add_scalar(1.0), fc_mask }
 }
 
+/// The dc targets under the run's rule: the spec's ([`dc_targets`]), then with
+/// `confidence_gate` narrowed to the pixels where the copying model's top class
+/// probability is below the other's. Where F and the models' confidence pick the same model
+/// the pick is right more often than F's alone (docs/measurements.md), at the cost of
+/// copying on fewer pixels. The fc mask is F's alone either way.
+pub fn dc_targets_for(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, fp: &FlawParams) -> DcTargets {
+    let dc = dc_targets(p1.clone(), p2.clone(), h1, h2, fp.xi, fp.dc_margin);
+    if !fp.confidence_gate {
+        return dc;
+    }
+    let (top1, top2) = (p1.clone().max_dim(1), p2.clone().max_dim(1));
+    let copy1 = dc.dc_mask1 * top2.clone().greater(top1.clone()).float();
+    let copy2 = dc.dc_mask2 * top1.greater(top2).float();
+    let blend = |own: Tensor<4>, other: Tensor<4>, copy: Tensor<4>| own.clone() + (other - own) * copy;
+    DcTargets { t1: blend(p1.clone(), p2.clone(), copy1.clone()), t2: blend(p2, p1, copy2.clone()), dc_mask1: copy1, dc_mask2: copy2, fc_mask: dc.fc_mask }
+}
+
 /// What the dc masks do on labelled pixels, where the truth is known (segmentation):
 /// `p1`, `p2` and `labels` are the labelled slice, `dc` the targets of that slice. Returns,
 /// as shares of all labelled pixels, [T1 fixes, T1 breaks, T2 fixes, T2 breaks]: a model
@@ -130,7 +150,7 @@ mod tests {
     fn the_target_is_min_max_normalised_unless_turned_off() {
         let device = Device::flex();
         let (p, y) = mostly_right(&device);
-        let mut fp = FlawParams { kernels: KernelSizes::for_crop(32), mu: 0.5, nu: 1, xi: 0.6, dc_margin: 0.0, normalise: true };
+        let mut fp = FlawParams { kernels: KernelSizes::for_crop(32), mu: 0.5, nu: 1, xi: 0.6, dc_margin: 0.0, normalise: true, confidence_gate: false };
         let normed = to_f32(flaw_target(p.clone(), y.clone(), &fp));
         fp.normalise = false;
         let raw = to_f32(flaw_target(p, y, &fp));
@@ -162,6 +182,28 @@ mod tests {
         // T1's target is its own class where it keeps, T2's where it copies.
         assert_eq!(to_f32(m.t1), vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
         assert_eq!(to_f32(m.fc_mask), to_f32(spec.fc_mask), "the fc mask does not depend on the margin");
+    }
+
+    #[test]
+    fn the_confidence_gate_copies_only_where_the_other_model_is_also_surer() {
+        let device = Device::flex();
+        // 1 x 4 pixels. T1's top probability 0.9, 0.6, 0.9, 0.6; T2's 0.7 everywhere (class 1).
+        let p1 = f32_tensor(vec![0.9, 0.6, 0.9, 0.6, 0.1, 0.4, 0.1, 0.4], [1, 2, 1, 4], &device);
+        let p2 = f32_tensor(vec![0.3, 0.3, 0.3, 0.3, 0.7, 0.7, 0.7, 0.7], [1, 2, 1, 4], &device);
+        // F rates T2 better on pixels 0 and 1, T1 better on 2 and 3.
+        let h1 = f32_tensor(vec![0.5, 0.5, 0.1, 0.1], [1, 1, 1, 4], &device);
+        let h2 = f32_tensor(vec![0.1, 0.1, 0.5, 0.5], [1, 1, 1, 4], &device);
+        let mut fp = FlawParams { kernels: KernelSizes::for_crop(32), mu: 0.5, nu: 1, xi: 0.6, dc_margin: 0.0, normalise: true, confidence_gate: false };
+        let spec = dc_targets_for(p1.clone(), p2.clone(), h1.clone(), h2.clone(), &fp);
+        assert_eq!((to_f32(spec.dc_mask1), to_f32(spec.dc_mask2)), (vec![1.0, 1.0, 0.0, 0.0], vec![0.0, 0.0, 1.0, 1.0]));
+        fp.confidence_gate = true;
+        let gated = dc_targets_for(p1, p2, h1, h2, &fp);
+        // T1 copies only on pixel 1 (T2 surer there: 0.7 > 0.6); T2 only on pixel 2 (0.9 > 0.7).
+        assert_eq!(to_f32(gated.dc_mask1), vec![0.0, 1.0, 0.0, 0.0]);
+        assert_eq!(to_f32(gated.dc_mask2), vec![0.0, 0.0, 1.0, 0.0]);
+        let t1 = to_f32(gated.t1);
+        assert_eq!((t1[0], t1[1], t1[4], t1[5]), (0.9, 0.3, 0.1, 0.7), "T1 keeps pixel 0, takes T2's on pixel 1");
+        assert_eq!(to_f32(gated.fc_mask), to_f32(spec.fc_mask));
     }
 
     #[test]

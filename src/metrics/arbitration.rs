@@ -25,6 +25,17 @@ pub struct Arbitration {
     /// here: dc can pass it on only if F picks the model that has it.
     #[serde(default)]
     pub by_class: Vec<Option<Side>>,
+    /// The pixels where F and the confidence pick the same model (neither tied), and the
+    /// share of them where that model is the right one: two weak judges that agree may
+    /// be right more often than either alone.
+    #[serde(default)]
+    pub agreeing: Option<Agreeing>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Agreeing {
+    pub pixels: u64,
+    pub right: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -59,6 +70,8 @@ impl Counts {
 pub struct ArbitrationAcc {
     by_wrong: [Counts; 2],
     by_class: Vec<Counts>,
+    /// Pixels where F and the confidence pick the same model, and how many of them right.
+    agreeing: (u64, u64),
 }
 
 /// 1 when `score` is lower for the right model, 0 when higher, 1/2 on a tie.
@@ -95,6 +108,10 @@ impl ArbitrationAcc {
                 let f = picks_right(wrong[0][i], flaw[0][i], flaw[1][i]);
                 let u = picks_right(wrong[0][i], uncertainty[0][i], uncertainty[1][i]);
                 self.by_wrong[usize::from(!wrong[0][i])].count(f, u);
+                if f == u && f != 0.5 {
+                    self.agreeing.0 += 1;
+                    self.agreeing.1 += u64::from(f == 1.0);
+                }
                 if let Some(&class) = truth.get(i) {
                     let class = class as usize;
                     if self.by_class.len() <= class {
@@ -111,7 +128,9 @@ impl ArbitrationAcc {
         let [a, b] = self.by_wrong;
         let all = Counts { pixels: a.pixels + b.pixels, flaw: a.flaw + b.flaw, confidence: a.confidence + b.confidence }.side()?;
         let by_class = self.by_class.iter().map(Counts::side).collect();
-        Some(Arbitration { pixels: all.pixels, flaw: all.flaw, confidence: all.confidence, t1_wrong: a.side(), t2_wrong: b.side(), by_class })
+        let (n, right) = self.agreeing;
+        let agreeing = (n > 0).then(|| Agreeing { pixels: n, right: right as f64 / n as f64 });
+        Some(Arbitration { pixels: all.pixels, flaw: all.flaw, confidence: all.confidence, t1_wrong: a.side(), t2_wrong: b.side(), by_class, agreeing })
     }
 }
 
@@ -140,6 +159,8 @@ mod tests {
         // Split by the wrong model: pixel 1 (T1 wrong), pixels 2 and 4 (T2 wrong).
         assert_eq!(a.t1_wrong, Some(Side { pixels: 1, flaw: 1.0, confidence: 0.0 }));
         assert_eq!(a.t2_wrong, Some(Side { pixels: 2, flaw: 0.75, confidence: 1.0 }));
+        // F and confidence agree (untied) on pixel 2 only, and pick right there.
+        assert_eq!(a.agreeing, Some(Agreeing { pixels: 1, right: 1.0 }));
         assert_eq!(a.by_class, vec![Some(Side { pixels: 1, flaw: 0.5, confidence: 1.0 }), None, Some(Side { pixels: 2, flaw: 1.0, confidence: 0.5 })]);
         let mut restoration = ArbitrationAcc::default();
         restoration.add_image([&wrong1, &wrong2], [&flaw1, &flaw2], [&unc1, &unc2], &[]);

@@ -430,7 +430,7 @@ mod tests {
         // F that cannot tell the two models apart where one is right.
         let mut weak = e.clone();
         weak.flaw.as_mut().unwrap().arbitration =
-            Some(Arbitration { pixels: 100, flaw: 0.54, confidence: 0.58, t1_wrong: None, t2_wrong: None, by_class: vec![] });
+            Some(Arbitration { pixels: 100, flaw: 0.54, confidence: 0.58, t1_wrong: None, t2_wrong: None, by_class: vec![], agreeing: None });
         let notes = Diagnostics::from_history(&ok, &[weak.clone()], true, &[]).notes;
         assert!(notes.iter().any(|n| n.contains("right one 54 % of the time")), "{notes:?}");
         // The same share made of a class F favours and one it does not: named.
