@@ -146,11 +146,18 @@ fn train_then_eval_a_checkpoint() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let rows: Vec<Vec<&str>> =
-        stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|r| r.len() == 7 && r[0].parse::<usize>().is_ok()).collect();
+        stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>()).filter(|r| r.len() >= 7 && r[0].parse::<usize>().is_ok()).collect();
     assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["0", "2", "3"], "{stdout}");
     assert!(rows.iter().all(|r| r[3] == rows[0][3]), "the models' confidence moved: {stdout}");
     assert_ne!(rows[0][4], rows[2][4], "F did not change: {stdout}");
     assert_eq!(rows[0][1], "-");
+    // After the seven figures, F's choice per true class (the class names of the run).
+    assert!(rows.iter().all(|r| r.len() == 7 || r[7..].iter().any(|w| ["background", "ellipse", "rectangle", "triangle"].contains(w))), "{stdout}");
+    // With class swaps the refit runs; a share outside [0, 1] is refused by its name.
+    let swapped = flawmap().args(["refit-flaw", "--device", "cpu", "--iterations", "1", "--class-swaps", "1", "--checkpoint"]).arg(&ckpt).output().unwrap();
+    assert!(swapped.status.success(), "{}", String::from_utf8_lossy(&swapped.stderr));
+    let bad = flawmap().args(["refit-flaw", "--device", "cpu", "--iterations", "1", "--class-swaps", "2", "--checkpoint"]).arg(&ckpt).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("gct.fd_class_swaps"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
 
 #[test]
