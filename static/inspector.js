@@ -25,6 +25,9 @@
   // h1 and h2 exceed ξ. At the trained ξ the stored masks are shown. A run trained with a
   // dc margin (gct.dc_margin, 0 in the spec) copies only where s_own > s_other + margin.
   const trainedXi = +root.dataset.xi, margin = +(root.dataset.dcMargin || 0);
+  // gct.dc_confidence_gate: the stored masks (at the trained xi) are narrowed by the models'
+  // confidence, which this page does not have; its recomputed dc masks are F's rule alone.
+  const gated = root.dataset.confidenceGate === 'true';
   state.xi = params.has('xi') && isFinite(+params.get('xi')) ? +params.get('xi') : trainedXi;
   $('xi').value = state.xi;
   const flawCache = new Map();
@@ -58,7 +61,10 @@
         if (!cell) continue;
         const overlay = cell.querySelector('img.overlay');
         overlay.src = trained ? url(p.idx, key, '&overlay=true') : overlayUrl(m, a.width, a.height);
-        cell.querySelector('.share').textContent = `${(100 * m.reduce((s, v) => s + v, 0) / n).toFixed(1)} % of pixels`;
+        const dc = key !== 'fc_mask';
+        cell.querySelector('.share').textContent = gated && dc
+          ? (trained ? 'as trained: F and the confidence gate' : `${(100 * m.reduce((s, v) => s + v, 0) / n).toFixed(1)} % of pixels by F's rule alone (the run's confidence gate not applied)`)
+          : `${(100 * m.reduce((s, v) => s + v, 0) / n).toFixed(1)} % of pixels`;
       }
     }
   }

@@ -154,7 +154,8 @@ pub struct StepLosses {
     pub shares: Option<[Tensor<1>; 3]>,
     /// Segmentation GCT: what the dc masks did on the labelled pixels, as shares of them:
     /// [T1 fixes, T1 breaks, T2 fixes, T2 breaks] (`targets::dc_effect`), then the fixes
-    /// and breaks of both models had the masks come from C(.) instead of F: the ceiling.
+    /// and breaks of both models had the masks come from C(.) instead of F: the ceiling
+    /// (under `gct.dc_confidence_gate`, C's masks are gated too, like F's).
     pub dc_effect: Option<[Tensor<1>; 6]>,
 }
 

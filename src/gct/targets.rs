@@ -91,7 +91,8 @@ pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi
 /// `confidence_gate` narrowed to the pixels where the copying model's top class
 /// probability is below the other's. Where F and the models' confidence pick the same model
 /// the pick is right more often than F's alone (docs/measurements.md), at the cost of
-/// copying on fewer pixels. The fc mask is F's alone either way.
+/// copying on fewer pixels. The fc mask is F's alone either way. Strictly greater: where
+/// both models' top probabilities saturate at 1.0, neither copies.
 pub fn dc_targets_for(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, fp: &FlawParams) -> DcTargets {
     let dc = dc_targets(p1.clone(), p2.clone(), h1, h2, fp.xi, fp.dc_margin);
     if !fp.confidence_gate {

@@ -218,14 +218,16 @@ impl Diagnostics {
                 a * 100.0
             ));
         }
-        // A wide spread by true class: F rates a prediction by its class more than by the
-        // image (measured: class swaps taught F to prefer background predictions).
+        // A wide spread by true class, below chance and below the confidence on the worst
+        // class: F rates a prediction by its class more than by the image (class swaps
+        // taught F to prefer background predictions: docs/measurements.md, session 12).
         if let (Some(best), Some(worst)) = (&self.arbitration_best_class_last, &self.arbitration_worst_class_last)
             && best.flaw - worst.flaw >= 0.25
             && worst.flaw < 0.5
+            && worst.flaw < worst.confidence
         {
             notes.push(format!(
-                "F's choice follows the class more than the image: where one model is right, F picks it on {:.0} % of '{}' pixels but on {:.0} % of '{}' pixels (confidence: {:.0} %, {:.0} %), so dynamic consistency copies the wrong model's '{}' predictions.",
+                "F's choice follows the class more than the image: where one model is right, F picks it on {:.0} % of '{}' pixels but on {:.0} % of '{}' pixels (confidence: {:.0} %, {:.0} %), so on '{}' pixels dynamic consistency mostly copies the wrong model and the class is not passed on.",
                 best.flaw * 100.0,
                 best.class,
                 worst.flaw * 100.0,
@@ -440,6 +442,10 @@ mod tests {
         let d = Diagnostics::from_history(&ok, &[weak.clone()], true, &names);
         assert_eq!(d.arbitration_worst_class_last.as_ref().map(|c| c.class.as_str()), Some("triangle"), "ellipse has too few pixels");
         assert!(d.notes.iter().any(|n| n.contains("75 % of 'background' pixels but on 27 % of 'triangle'")), "{:?}", d.notes);
+        // The confidence as poor on the worst class: a hard class, not F's prior.
+        let hard = Some(Side { pixels: 300, flaw: 0.27, confidence: 0.2 });
+        weak.flaw.as_mut().unwrap().arbitration.as_mut().unwrap().by_class = vec![side(500, 0.75), None, None, hard];
+        assert!(!Diagnostics::from_history(&ok, &[weak.clone()], true, &names).notes.iter().any(|n| n.contains("follows the class")));
         weak.flaw.as_mut().unwrap().arbitration.as_mut().unwrap().by_class = vec![side(500, 0.6), None, None, side(300, 0.5)];
         assert!(!Diagnostics::from_history(&ok, &[weak], true, &names).notes.iter().any(|n| n.contains("follows the class")));
         // A map fine enough for its target (the demo's: 0.95 against 0.93): no note.

@@ -280,12 +280,14 @@ struct InspectPage {
     xi: f64,
     /// The run's dc margin (0 in the spec), so the recomputed masks follow its rule.
     dc_margin: f64,
+    /// gct.dc_confidence_gate: the stored dc masks are gated; the page's recomputation is not.
+    confidence_gate: bool,
 }
 
 async fn inspect_page(State(s): State<AppState>, RunId(id): RunId) -> PageResult {
     let row = db::get_run(&s.db, id).await.map_err(html_err)?;
     let gct = row.config().map(|c| c.gct).unwrap_or_default();
-    page(InspectPage { run: line(&row), xi: gct.dc_threshold, dc_margin: gct.dc_margin })
+    page(InspectPage { run: line(&row), xi: gct.dc_threshold, dc_margin: gct.dc_margin, confidence_gate: gct.dc_confidence_gate })
 }
 
 #[derive(Template)]
