@@ -77,32 +77,34 @@ pub struct DcTargets {
 /// flaw exceeds the other's by more than the margin, so near-ties of two blurred maps,
 /// which carry little information about which model is right, keep each model's own.
 pub fn dc_targets(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi: f32, margin: f32) -> DcTargets {
+    dc_targets_gated(p1, p2, h1, h2, xi, margin, false)
+}
+
+/// The dc targets under the run's rule ([`FlawParams`]): the spec's, with the margin, and
+/// with `confidence_gate` (`gct.dc_confidence_gate`) a copy also needs the copying model's
+/// top class probability to be below the other's. Where F and the models' confidence pick
+/// the same model the pick is right more often than F's alone (docs/measurements.md,
+/// session 12), at the cost of copying on fewer pixels. The fc mask is F's alone either
+/// way. Strictly below: where both top probabilities saturate at 1.0, neither copies.
+pub fn dc_targets_for(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, fp: &FlawParams) -> DcTargets {
+    dc_targets_gated(p1, p2, h1, h2, fp.xi, fp.dc_margin, fp.confidence_gate)
+}
+
+fn dc_targets_gated(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, xi: f32, margin: f32, gate: bool) -> DcTargets {
     let saturate = |h: Tensor<4>| h.clone().mask_fill(h.greater_elem(xi), 1.0);
     let (s1, s2) = (saturate(h1.clone()), saturate(h2.clone()));
-    let keep1 = s2.clone().add_scalar(margin).greater_equal(s1.clone()).float();
-    let keep2 = s1.add_scalar(margin).greater_equal(s2).float();
+    let mut keep1 = s2.clone().add_scalar(margin).greater_equal(s1.clone()).float();
+    let mut keep2 = s1.add_scalar(margin).greater_equal(s2).float();
+    if gate {
+        // Keep one's own also wherever the other model is not the surer one.
+        let (top1, top2) = (p1.clone().max_dim(1), p2.clone().max_dim(1));
+        keep1 = keep1.max_pair(top2.clone().lower_equal(top1.clone()).float());
+        keep2 = keep2.max_pair(top1.lower_equal(top2).float());
+    }
     let t1 = p1.clone() * keep1.clone() + p2.clone() * keep1.clone().neg().add_scalar(1.0);
     let t2 = p2 * keep2.clone() + p1 * keep2.clone().neg().add_scalar(1.0);
     let fc_mask = h1.greater_elem(xi).bool_and(h2.greater_elem(xi)).float();
     DcTargets { t1, t2, dc_mask1: keep1.neg().add_scalar(1.0), dc_mask2: keep2.neg().add_scalar(1.0), fc_mask }
-}
-
-/// The dc targets under the run's rule: the spec's ([`dc_targets`]), then with
-/// `confidence_gate` narrowed to the pixels where the copying model's top class
-/// probability is below the other's. Where F and the models' confidence pick the same model
-/// the pick is right more often than F's alone (docs/measurements.md), at the cost of
-/// copying on fewer pixels. The fc mask is F's alone either way. Strictly greater: where
-/// both models' top probabilities saturate at 1.0, neither copies.
-pub fn dc_targets_for(p1: Tensor<4>, p2: Tensor<4>, h1: Tensor<4>, h2: Tensor<4>, fp: &FlawParams) -> DcTargets {
-    let dc = dc_targets(p1.clone(), p2.clone(), h1, h2, fp.xi, fp.dc_margin);
-    if !fp.confidence_gate {
-        return dc;
-    }
-    let (top1, top2) = (p1.clone().max_dim(1), p2.clone().max_dim(1));
-    let copy1 = dc.dc_mask1 * top2.clone().greater(top1.clone()).float();
-    let copy2 = dc.dc_mask2 * top1.greater(top2).float();
-    let blend = |own: Tensor<4>, other: Tensor<4>, copy: Tensor<4>| own.clone() + (other - own) * copy;
-    DcTargets { t1: blend(p1.clone(), p2.clone(), copy1.clone()), t2: blend(p2, p1, copy2.clone()), dc_mask1: copy1, dc_mask2: copy2, fc_mask: dc.fc_mask }
 }
 
 /// What the dc masks do on labelled pixels, where the truth is known (segmentation):
