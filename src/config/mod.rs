@@ -446,6 +446,12 @@ pub struct FlawDetectorConfig {
     /// upsampled map (named deviation; not in the reference).
     #[serde(default)]
     pub fine_branch: bool,
+    /// Give F the prediction's own uncertainty, 1 - max softmax probability, as one more
+    /// input channel (segmentation; named deviation: the reference reads image and
+    /// prediction only). F could compute it from the prediction, but a small F with a
+    /// coarse map does not within a demo run, and ends below that very baseline.
+    #[serde(default)]
+    pub confidence_input: bool,
 }
 
 fn d_ndf() -> usize {
@@ -454,7 +460,7 @@ fn d_ndf() -> usize {
 
 impl Default for FlawDetectorConfig {
     fn default() -> Self {
-        Self { ndf: d_ndf(), stride2_stages: None, fine_branch: false }
+        Self { ndf: d_ndf(), stride2_stages: None, fine_branch: false, confidence_input: false }
     }
 }
 
@@ -1021,6 +1027,11 @@ impl RunConfig {
         if let Some(s) = f.stride2_stages {
             check((1..=5).contains(&s), "flaw_detector.stride2_stages", format!("must be between 1 and 5, got {s}"));
         }
+        check(
+            !f.confidence_input || !self.task.is_restoration(),
+            "flaw_detector.confidence_input",
+            "is for segmentation: a restored image has no class probabilities to be unsure of".into(),
+        );
         // F also runs on evaluation images, whose short side is base_size.
         let smallest = d.crop_size.min(d.base_size);
         let stages = self.fd_stages().clamp(1, 5);
@@ -1291,8 +1302,9 @@ mod tests {
         // Class swaps and the confidence gate need class probabilities.
         c.gct.fd_class_swaps = 0.5;
         c.gct.dc_confidence_gate = true;
+        c.flaw_detector.confidence_input = true;
         let errs = c.validate().unwrap_err().0;
-        for f in ["gct.fd_holdout", "gct.fd_class_swaps", "gct.dc_confidence_gate"] {
+        for f in ["gct.fd_holdout", "gct.fd_class_swaps", "gct.dc_confidence_gate", "flaw_detector.confidence_input"] {
             assert!(errs.iter().any(|e| e.field == f && e.message.contains("segmentation")), "{f}: {errs:?}");
         }
     }

@@ -28,7 +28,8 @@ impl Nets {
             TaskNetSpec { in_channels: 3, out_channels: config.out_channels(), residual: config.task.is_restoration(), crop_size: config.data.crop_size };
         let two = config.algorithm != Algorithm::Suponly;
         let f = (config.algorithm == Algorithm::Gct).then(|| {
-            let fd = FlawDetector::new(3 + config.out_channels(), config.flaw_detector.ndf, config.fd_stages(), config.flaw_detector.fine_branch, device);
+            let fc = &config.flaw_detector;
+            let fd = FlawDetector::new(3 + config.out_channels(), fc.ndf, config.fd_stages(), fc.fine_branch, fc.confidence_input, device);
             // The full-resolution branch starts at zero, so F starts as the reference F and
             // the branch grows from there (drawn at full He scale it added noise F could not
             // undo within a demo run: AUROC 0.57 against 0.68).

@@ -13,6 +13,12 @@
 //! convolutions on the same input (image and prediction), added to the upsampled map. The
 //! strided stack sees context but paints at most a 9 x 9 map at the demo's crop; the branch
 //! lets F place its map on the pixels themselves (docs/measurements.md, "Flaw maps").
+//!
+//! Optional named deviation (`flaw_detector.confidence_input`, segmentation): one more
+//! input channel, the prediction's uncertainty 1 - max_k p_k, computed here from the
+//! prediction F is given, so every caller (the step, class swaps, evaluation) feeds the
+//! same thing. It is the baseline F is scored against: F starts from what the model
+//! already knows and has to learn what it does not.
 
 use super::blocks::resize_bilinear;
 use burn::module::Module;
@@ -113,11 +119,15 @@ pub struct FlawDetector {
     pub norms: Vec<IbNorm>,
     /// Last, so that F's other parameters draw the same initial values with or without it.
     pub fine: Option<FineBranch>,
+    /// Append 1 - max softmax probability of the prediction to F's input.
+    pub confidence_input: bool,
 }
 
 impl FlawDetector {
-    /// `in_channels` = 3 + K (segmentation) or 3 + 3 (restoration).
-    pub fn new(in_channels: usize, ndf: usize, stages: usize, fine_branch: bool, device: &Device) -> Self {
+    /// `in_channels` = 3 + K (segmentation) or 3 + 3 (restoration), not counting the
+    /// uncertainty channel `confidence_input` adds.
+    pub fn new(in_channels: usize, ndf: usize, stages: usize, fine_branch: bool, confidence_input: bool, device: &Device) -> Self {
+        let in_channels = in_channels + usize::from(confidence_input);
         let widths = [ndf, 2 * ndf, 2 * ndf, 4 * ndf, 4 * ndf, 8 * ndf, 8 * ndf, 1];
         let mut cin = in_channels;
         let mut convs = Vec::new();
@@ -132,13 +142,24 @@ impl FlawDetector {
         }
         let norms = widths[..7].iter().map(|&c| IbNorm::new(c, device)).collect();
         let fine = fine_branch.then(|| FineBranch::new(in_channels, ndf, device));
-        Self { convs, norms, fine }
+        Self { convs, norms, fine, confidence_input }
+    }
+
+    /// What F reads: concat(x, p) (spec), and 1 - max_k p_k after them with
+    /// `confidence_input`.
+    pub fn input(&self, image: Tensor<4>, pred: Tensor<4>) -> Tensor<4> {
+        if self.confidence_input {
+            let uncertainty = pred.clone().max_dim(1).neg().add_scalar(1.0);
+            Tensor::cat(vec![image, pred, uncertainty], 1)
+        } else {
+            Tensor::cat(vec![image, pred], 1)
+        }
     }
 
     /// F(x, p): the raw flaw map at the input resolution, [N, 1, H, W].
     pub fn forward(&self, image: Tensor<4>, pred: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = image.dims();
-        let input = Tensor::cat(vec![image, pred], 1);
+        let input = self.input(image, pred);
         let mut x = input.clone();
         for (conv, norm) in self.convs.iter().zip(self.norms.iter()) {
             x = leaky_relu(norm.forward(super::conv::forward(conv, x)), 0.2);
