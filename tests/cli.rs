@@ -130,7 +130,7 @@ fn train_then_eval_a_checkpoint() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("at step 4") && stdout.contains("T2"), "{stdout}");
     assert!(stdout.contains("(2 validation images)"), "{stdout}");
-    assert!(stdout.contains("C at F's map T1"), "{stdout}");
+    assert!(stdout.contains("C at F's map T1") && stdout.contains("conf at F's map T2"), "{stdout}");
 
     // The same checkpoint on its labelled training images: 1/8 of 16, the split its seed drew.
     let out = flawmap().args(["eval", "--device", "cpu", "--split", "labeled", "--checkpoint"]).arg(&ckpt).output().unwrap();

@@ -91,9 +91,18 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
     // F's ranking, the models' confidence (the baseline) and C(.) (the ceiling) are all
     // reported; C(.) is computed from the labels, so it must rank the mistakes well.
     let unit = |v: Option<f64>| v.is_some_and(|a| (0.0..=1.0).contains(&a));
-    for r in
-        [f.ranking_t1, f.ranking_t2, f.target_t1, f.target_t2, f.target_coarse_t1, f.target_coarse_t2, eval.models[0].confidence, eval.models[1].confidence]
-    {
+    for r in [
+        f.ranking_t1,
+        f.ranking_t2,
+        f.target_t1,
+        f.target_t2,
+        f.target_coarse_t1,
+        f.target_coarse_t2,
+        f.confidence_coarse_t1,
+        f.confidence_coarse_t2,
+        eval.models[0].confidence,
+        eval.models[1].confidence,
+    ] {
         let r = r.unwrap();
         assert!(unit(r.auroc) && unit(r.image_auroc) && unit(r.top_decile), "{r:?}");
     }
@@ -124,6 +133,8 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
     assert!((a.confidence * a.pixels as f64 - weighted).abs() < 1e-6, "{a:?}");
     // C(.) at F's map size is a different, coarser map than C(.) itself.
     assert_ne!(f.target_coarse_t1.unwrap().auroc, f.target_t1.unwrap().auroc);
+    // And so is the confidence at F's map size, against the confidence itself.
+    assert_ne!(f.confidence_coarse_t1.unwrap().auroc, eval.models[0].confidence.unwrap().auroc);
     let verdict = eval.flaw_verdict.as_deref().unwrap();
     assert!(verdict.contains("AUROC of F vs confidence: T1 0."), "{verdict}");
     assert!(out.join("checkpoints/step-000060.safetensors").exists());

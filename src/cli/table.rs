@@ -36,7 +36,8 @@ pub fn print_eval(report: &EvalReport, names: &[String]) {
 
 /// How well each score ranks each model's wrong pixels: F, the model's own confidence (the
 /// baseline F must beat), C(.) (F's target, computed from the labels: its ceiling) and C(.)
-/// at the size of F's map before upsampling (the ceiling F's geometry leaves).
+/// at the size of F's map before upsampling (the ceiling F's geometry leaves), and the
+/// confidence at that size (the baseline as F's map could paint it).
 fn print_rankings(report: &EvalReport, names: &[String]) {
     let rows: Vec<(String, &Ranking)> = report
         .models
@@ -46,11 +47,13 @@ fn print_rankings(report: &EvalReport, names: &[String]) {
             let f = report.flaw.as_ref().and_then(|f| if i == 0 { f.ranking_t1.as_ref() } else { f.ranking_t2.as_ref() });
             let t = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_t1.as_ref() } else { f.target_t2.as_ref() });
             let coarse = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_coarse_t1.as_ref() } else { f.target_coarse_t2.as_ref() });
+            let conf_coarse = report.flaw.as_ref().and_then(|f| if i == 0 { f.confidence_coarse_t1.as_ref() } else { f.confidence_coarse_t2.as_ref() });
             [
                 (format!("F on {}", m.model), f),
                 (format!("{} confidence", m.model), m.confidence.as_ref()),
                 (format!("C(.) on {}", m.model), t),
                 (format!("C at F's map {}", m.model), coarse),
+                (format!("conf at F's map {}", m.model), conf_coarse),
             ]
         })
         .filter_map(|(name, r)| Some((name, r?)))
@@ -59,9 +62,9 @@ fn print_rankings(report: &EvalReport, names: &[String]) {
         return;
     }
     let fmt = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into());
-    println!("\n{:<16} {:>8} {:>12} {:>11}", "wrong pixels by", "AUROC", "image AUROC", "top decile");
+    println!("\n{:<18} {:>8} {:>12} {:>11}", "wrong pixels by", "AUROC", "image AUROC", "top decile");
     for (name, r) in rows {
-        println!("{:<16} {:>8} {:>12} {:>11}", name, fmt(r.auroc), fmt(r.image_auroc), fmt(r.top_decile));
+        println!("{:<18} {:>8} {:>12} {:>11}", name, fmt(r.auroc), fmt(r.image_auroc), fmt(r.top_decile));
     }
     if let Some(f) = &report.flaw {
         println!("flaw detector loss vs C(.): T1 {:.4} T2 {:.4}", f.loss_t1, f.loss_t2);

@@ -49,6 +49,7 @@ pub const FIELDS: &[FieldHelp] = &[
     h("flaw_detector.ndf", "The flaw detector's base width.", Some("64")),
     h("flaw_detector.stride2_stages", "Stride-2 convolutions in F; empty: as many as keep its map at least 8 x 8 for the crop.", Some("5")),
     h("flaw_detector.confidence_input", "F also reads the prediction's uncertainty, 1 - max class probability (segmentation; named deviation).", None),
+    h("flaw_detector.confidence_residual", "F's map is that uncertainty plus F's own map: F starts from the baseline (segmentation; named deviation).", None),
     h("flaw_detector.fine_branch", "Add a full-resolution branch (two 3x3 convolutions) to F's map, to mark single pixels (an experiment).", None),
     h("train.batch_labeled", "Labelled crops per iteration.", Some("8")),
     h("train.batch_unlabeled", "Unlabelled crops per iteration (GCT, dual).", Some("8")),

@@ -452,6 +452,11 @@ pub struct FlawDetectorConfig {
     /// coarse map does not within a demo run, and ends below that very baseline.
     #[serde(default)]
     pub confidence_input: bool,
+    /// Add that uncertainty, at full resolution, to F's map: F = (1 - max p) + F's own
+    /// map, so F starts from the baseline and its layers learn where the model is wrong
+    /// beyond its confidence (segmentation; named deviation).
+    #[serde(default)]
+    pub confidence_residual: bool,
 }
 
 fn d_ndf() -> usize {
@@ -460,7 +465,7 @@ fn d_ndf() -> usize {
 
 impl Default for FlawDetectorConfig {
     fn default() -> Self {
-        Self { ndf: d_ndf(), stride2_stages: None, fine_branch: false, confidence_input: false }
+        Self { ndf: d_ndf(), stride2_stages: None, fine_branch: false, confidence_input: false, confidence_residual: false }
     }
 }
 
@@ -1027,11 +1032,9 @@ impl RunConfig {
         if let Some(s) = f.stride2_stages {
             check((1..=5).contains(&s), "flaw_detector.stride2_stages", format!("must be between 1 and 5, got {s}"));
         }
-        check(
-            !f.confidence_input || !self.task.is_restoration(),
-            "flaw_detector.confidence_input",
-            "is for segmentation: a restored image has no class probabilities to be unsure of".into(),
-        );
+        for (on, field) in [(f.confidence_input, "flaw_detector.confidence_input"), (f.confidence_residual, "flaw_detector.confidence_residual")] {
+            check(!on || !self.task.is_restoration(), field, "is for segmentation: a restored image has no class probabilities to be unsure of".into());
+        }
         // F also runs on evaluation images, whose short side is base_size.
         let smallest = d.crop_size.min(d.base_size);
         let stages = self.fd_stages().clamp(1, 5);
@@ -1303,8 +1306,9 @@ mod tests {
         c.gct.fd_class_swaps = 0.5;
         c.gct.dc_confidence_gate = true;
         c.flaw_detector.confidence_input = true;
+        c.flaw_detector.confidence_residual = true;
         let errs = c.validate().unwrap_err().0;
-        for f in ["gct.fd_holdout", "gct.fd_class_swaps", "gct.dc_confidence_gate", "flaw_detector.confidence_input"] {
+        for f in ["gct.fd_holdout", "gct.fd_class_swaps", "gct.dc_confidence_gate", "flaw_detector.confidence_input", "flaw_detector.confidence_residual"] {
             assert!(errs.iter().any(|e| e.field == f && e.message.contains("segmentation")), "{f}: {errs:?}");
         }
     }

@@ -108,6 +108,7 @@ impl Evaluator<'_> {
         let mut f_rank: [RankingAcc; 2] = Default::default();
         let mut target_rank: [RankingAcc; 2] = Default::default();
         let mut coarse_rank: [RankingAcc; 2] = Default::default();
+        let mut conf_coarse_rank: [RankingAcc; 2] = Default::default();
         let mut arbitration = ArbitrationAcc::default();
         let mut conf_rank: [RankingAcc; 2] = Default::default();
         let mut sod: [SodAcc; 2] = Default::default();
@@ -149,7 +150,12 @@ impl Evaluator<'_> {
                 };
                 if let Some(t) = &truth_mask {
                     accs[m].confusion.add(t, &pred.classes);
-                    let u = pick(&uncertainty(&pred.probs, k, hw));
+                    let full = uncertainty(&pred.probs, k, hw);
+                    if f.is_some() {
+                        let coarse = at_map_resolution(f32_tensor(full.clone(), [1, 1, vh, vw], &self.device), self.config.fd_stages());
+                        conf_coarse_rank[m].add_image(&pick(&to_f32(coarse)), &wrong);
+                    }
+                    let u = pick(&full);
                     conf_rank[m].add_image(&u, &wrong);
                     uncertainties.push(u);
                     if k == 2 {
@@ -242,6 +248,8 @@ impl Evaluator<'_> {
                 target_t2: Some(target_rank[1].finish()),
                 target_coarse_t1: Some(coarse_rank[0].finish()),
                 target_coarse_t2: Some(coarse_rank[1].finish()),
+                confidence_coarse_t1: (self.task.kind == TaskKind::Segmentation).then(|| conf_coarse_rank[0].finish()),
+                confidence_coarse_t2: (self.task.kind == TaskKind::Segmentation).then(|| conf_coarse_rank[1].finish()),
                 arbitration: arbitration.finish(),
                 calibration_t1: calibration[0].finish(),
                 calibration_t2: calibration[1].finish(),

@@ -158,6 +158,13 @@ pub struct FlawEval {
     pub target_coarse_t1: Option<Ranking>,
     #[serde(default)]
     pub target_coarse_t2: Option<Ranking>,
+    /// The model's confidence (1 - max p) averaged onto F's map and upsampled the same way:
+    /// the baseline painted at F's resolution (segmentation). Where it falls well below
+    /// the confidence itself, the mistakes the confidence finds are too fine for F's map.
+    #[serde(default)]
+    pub confidence_coarse_t1: Option<Ranking>,
+    #[serde(default)]
+    pub confidence_coarse_t2: Option<Ranking>,
     /// Where exactly one of T1 and T2 is right: how often F's map (and, as the baseline,
     /// the models' confidence) is lower on the right one, i.e. how often dynamic
     /// consistency copies in the right direction (segmentation with two models).

@@ -29,7 +29,8 @@ impl Nets {
         let two = config.algorithm != Algorithm::Suponly;
         let f = (config.algorithm == Algorithm::Gct).then(|| {
             let fc = &config.flaw_detector;
-            let fd = FlawDetector::new(3 + config.out_channels(), fc.ndf, config.fd_stages(), fc.fine_branch, fc.confidence_input, device);
+            let fd = FlawDetector::new(3 + config.out_channels(), fc.ndf, config.fd_stages(), fc.fine_branch, device)
+                .with_confidence(fc.confidence_input, fc.confidence_residual);
             // The full-resolution branch starts at zero, so F starts as the reference F and
             // the branch grows from there (drawn at full He scale it added noise F could not
             // undo within a demo run: AUROC 0.57 against 0.68).

@@ -18,7 +18,9 @@
 //! input channel, the prediction's uncertainty 1 - max_k p_k, computed here from the
 //! prediction F is given, so every caller (the step, class swaps, evaluation) feeds the
 //! same thing. It is the baseline F is scored against: F starts from what the model
-//! already knows and has to learn what it does not.
+//! already knows and has to learn what it does not. `flaw_detector.confidence_residual`
+//! adds that uncertainty to F's map at full resolution: F = u + F's own map, so the layers
+//! learn only where the model is wrong beyond (or less than) its own uncertainty.
 
 use super::blocks::resize_bilinear;
 use burn::module::Module;
@@ -113,6 +115,11 @@ impl FineBranch {
     }
 }
 
+/// 1 - max_k p_k of a prediction [N, K, H, W], as [N, 1, H, W].
+fn uncertainty(pred: Tensor<4>) -> Tensor<4> {
+    pred.max_dim(1).neg().add_scalar(1.0)
+}
+
 #[derive(Module, Debug)]
 pub struct FlawDetector {
     pub convs: Vec<Conv2d>,
@@ -121,13 +128,13 @@ pub struct FlawDetector {
     pub fine: Option<FineBranch>,
     /// Append 1 - max softmax probability of the prediction to F's input.
     pub confidence_input: bool,
+    /// Add 1 - max softmax probability to F's map.
+    pub confidence_residual: bool,
 }
 
 impl FlawDetector {
-    /// `in_channels` = 3 + K (segmentation) or 3 + 3 (restoration), not counting the
-    /// uncertainty channel `confidence_input` adds.
-    pub fn new(in_channels: usize, ndf: usize, stages: usize, fine_branch: bool, confidence_input: bool, device: &Device) -> Self {
-        let in_channels = in_channels + usize::from(confidence_input);
+    /// `in_channels` = 3 + K (segmentation) or 3 + 3 (restoration).
+    pub fn new(in_channels: usize, ndf: usize, stages: usize, fine_branch: bool, device: &Device) -> Self {
         let widths = [ndf, 2 * ndf, 2 * ndf, 4 * ndf, 4 * ndf, 8 * ndf, 8 * ndf, 1];
         let mut cin = in_channels;
         let mut convs = Vec::new();
@@ -142,14 +149,34 @@ impl FlawDetector {
         }
         let norms = widths[..7].iter().map(|&c| IbNorm::new(c, device)).collect();
         let fine = fine_branch.then(|| FineBranch::new(in_channels, ndf, device));
-        Self { convs, norms, fine, confidence_input }
+        Self { convs, norms, fine, confidence_input: false, confidence_residual: false }
+    }
+
+    /// The prediction's uncertainty as an input channel (the first convolution, and the
+    /// fine branch's, take one more input) and/or as a term of F's map (segmentation).
+    pub fn with_confidence(mut self, input: bool, residual: bool) -> Self {
+        if input {
+            let device = self.convs[0].weight.device();
+            let widen = |conv: &Conv2d| {
+                let [cout, cin, kh, kw] = conv.weight.dims();
+                let [sh, sw] = conv.stride;
+                Conv2dConfig::new([cin + 1, cout], [kh, kw]).with_stride([sh, sw]).with_padding(conv.padding.clone()).init(&device)
+            };
+            self.convs[0] = widen(&self.convs[0]);
+            if let Some(fine) = self.fine.as_mut() {
+                fine.conv1 = widen(&fine.conv1);
+            }
+        }
+        self.confidence_input = input;
+        self.confidence_residual = residual;
+        self
     }
 
     /// What F reads: concat(x, p) (spec), and 1 - max_k p_k after them with
     /// `confidence_input`.
     pub fn input(&self, image: Tensor<4>, pred: Tensor<4>) -> Tensor<4> {
         if self.confidence_input {
-            let uncertainty = pred.clone().max_dim(1).neg().add_scalar(1.0);
+            let uncertainty = uncertainty(pred.clone());
             Tensor::cat(vec![image, pred, uncertainty], 1)
         } else {
             Tensor::cat(vec![image, pred], 1)
@@ -159,6 +186,7 @@ impl FlawDetector {
     /// F(x, p): the raw flaw map at the input resolution, [N, 1, H, W].
     pub fn forward(&self, image: Tensor<4>, pred: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = image.dims();
+        let residual = self.confidence_residual.then(|| uncertainty(pred.clone()));
         let input = self.input(image, pred);
         let mut x = input.clone();
         for (conv, norm) in self.convs.iter().zip(self.norms.iter()) {
@@ -166,8 +194,12 @@ impl FlawDetector {
         }
         let raw = super::conv::forward(&self.convs[7], x);
         let map = resize_bilinear(raw, h, w, true);
-        match &self.fine {
+        let map = match &self.fine {
             Some(fine) => map + fine.forward(input),
+            None => map,
+        };
+        match residual {
+            Some(u) => map + u,
             None => map,
         }
     }

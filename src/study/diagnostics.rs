@@ -347,6 +347,8 @@ mod tests {
                 target_t2: None,
                 target_coarse_t1: None,
                 target_coarse_t2: None,
+                confidence_coarse_t1: None,
+                confidence_coarse_t2: None,
                 arbitration: None,
                 calibration_t1: None,
                 calibration_t2: None,
