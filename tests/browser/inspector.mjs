@@ -26,12 +26,15 @@ try {
   assert.ok(!(await visible('data.darken.photons')) && !(await visible('data.noise_sigma')));
   await page.selectOption('[name="task"]', 'lowlight');
   assert.ok(await visible('data.darken.photons') && !(await visible('data.num_classes')));
+  // F's experiments that need class probabilities leave with the classes.
+  assert.ok(!(await visible('gct.fd_class_swaps')) && !(await visible('flaw_detector.confidence_residual')));
   await page.selectOption('[name="data.source.kind"]', 'pairs');
   assert.ok(await visible('data.source.input_dir') && await visible('data.source.val_path'));
   await page.screenshot({ path: `${out}/new-run.png`, fullPage: true });
   await page.selectOption('[name="data.source.kind"]', 'shapes');
   await page.selectOption('[name="task"]', 'segmentation');
   assert.ok(await visible('data.num_classes') && !(await visible('data.darken.photons')));
+  assert.ok(await visible('gct.fd_class_swaps') && await visible('flaw_detector.confidence_residual'));
   // A short run: few iterations, a snapshot every 3, small nets.
   const set = async (name, value) => page.fill(`[name="${name}"]`, String(value));
   await set('name', 'browser-gct');

@@ -77,7 +77,15 @@ fn only_task(key: &str) -> Option<&'static str> {
     match key {
         "data.noise_sigma" => Some("denoising"),
         _ if key.starts_with("data.darken.") => Some("lowlight"),
-        "data.num_classes" | "data.mask_encoding" => Some("segmentation"),
+        // The experiments on F that need class probabilities (validation rejects them for
+        // restoration too).
+        "data.num_classes"
+        | "data.mask_encoding"
+        | "gct.fd_holdout"
+        | "gct.fd_class_swaps"
+        | "gct.dc_confidence_gate"
+        | "flaw_detector.confidence_input"
+        | "flaw_detector.confidence_residual" => Some("segmentation"),
         _ => None,
     }
 }
