@@ -100,6 +100,8 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
         f.target_coarse_t2,
         f.confidence_coarse_t1,
         f.confidence_coarse_t2,
+        f.confidence_target_t1,
+        f.confidence_target_t2,
         eval.models[0].confidence,
         eval.models[1].confidence,
     ] {
@@ -135,6 +137,7 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
     assert_ne!(f.target_coarse_t1.unwrap().auroc, f.target_t1.unwrap().auroc);
     // And so is the confidence at F's map size, against the confidence itself.
     assert_ne!(f.confidence_coarse_t1.unwrap().auroc, eval.models[0].confidence.unwrap().auroc);
+    assert_ne!(f.confidence_target_t2.unwrap().auroc, eval.models[1].confidence.unwrap().auroc);
     let verdict = eval.flaw_verdict.as_deref().unwrap();
     assert!(verdict.contains("AUROC of F vs confidence: T1 0."), "{verdict}");
     assert!(out.join("checkpoints/step-000060.safetensors").exists());

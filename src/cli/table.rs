@@ -1,6 +1,6 @@
 //! The final metrics table of `train` and `eval`.
 
-use flawmap::engine::events::EvalReport;
+use flawmap::engine::events::{EvalReport, FlawEval};
 use flawmap::metrics::ranking::Ranking;
 
 pub fn print_eval(report: &EvalReport, names: &[String]) {
@@ -37,7 +37,8 @@ pub fn print_eval(report: &EvalReport, names: &[String]) {
 /// How well each score ranks each model's wrong pixels: F, the model's own confidence (the
 /// baseline F must beat), C(.) (F's target, computed from the labels: its ceiling) and C(.)
 /// at the size of F's map before upsampling (the ceiling F's geometry leaves), and the
-/// confidence at that size (the baseline as F's map could paint it).
+/// confidence at that size (the baseline as F's map could paint it) and put through C(.)'s
+/// blur (the baseline as F's regression target would have it).
 fn print_rankings(report: &EvalReport, names: &[String]) {
     let rows: Vec<(String, &Ranking)> = report
         .models
@@ -47,13 +48,17 @@ fn print_rankings(report: &EvalReport, names: &[String]) {
             let f = report.flaw.as_ref().and_then(|f| if i == 0 { f.ranking_t1.as_ref() } else { f.ranking_t2.as_ref() });
             let t = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_t1.as_ref() } else { f.target_t2.as_ref() });
             let coarse = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_coarse_t1.as_ref() } else { f.target_coarse_t2.as_ref() });
-            let conf_coarse = report.flaw.as_ref().and_then(|f| if i == 0 { f.confidence_coarse_t1.as_ref() } else { f.confidence_coarse_t2.as_ref() });
+            // One ranking of F's report per model.
+            let of = |pick: fn(&FlawEval) -> [&Option<Ranking>; 2]| report.flaw.as_ref().and_then(|f| pick(f)[i.min(1)].as_ref());
+            let conf_coarse = of(|f| [&f.confidence_coarse_t1, &f.confidence_coarse_t2]);
+            let conf_target = of(|f| [&f.confidence_target_t1, &f.confidence_target_t2]);
             [
                 (format!("F on {}", m.model), f),
                 (format!("{} confidence", m.model), m.confidence.as_ref()),
                 (format!("C(.) on {}", m.model), t),
                 (format!("C at F's map {}", m.model), coarse),
                 (format!("conf at F's map {}", m.model), conf_coarse),
+                (format!("conf as C(.) {}", m.model), conf_target),
             ]
         })
         .filter_map(|(name, r)| Some((name, r?)))

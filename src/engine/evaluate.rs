@@ -8,7 +8,7 @@ use crate::config::{RunConfig, TaskKind};
 use crate::data::Item;
 use crate::data::augment::{View, eval_view};
 use crate::data::batches::assemble;
-use crate::gct::targets::{FlawParams, flaw_target};
+use crate::gct::targets::{FlawParams, flaw_target, target_from_error};
 use crate::host::{f32_tensor, i32_tensor, to_f32};
 use crate::metrics::arbitration::ArbitrationAcc;
 use crate::metrics::calibration::CalibrationAcc;
@@ -109,6 +109,7 @@ impl Evaluator<'_> {
         let mut target_rank: [RankingAcc; 2] = Default::default();
         let mut coarse_rank: [RankingAcc; 2] = Default::default();
         let mut conf_coarse_rank: [RankingAcc; 2] = Default::default();
+        let mut conf_target_rank: [RankingAcc; 2] = Default::default();
         let mut arbitration = ArbitrationAcc::default();
         let mut conf_rank: [RankingAcc; 2] = Default::default();
         let mut sod: [SodAcc; 2] = Default::default();
@@ -152,8 +153,10 @@ impl Evaluator<'_> {
                     accs[m].confusion.add(t, &pred.classes);
                     let full = uncertainty(&pred.probs, k, hw);
                     if f.is_some() {
-                        let coarse = at_map_resolution(f32_tensor(full.clone(), [1, 1, vh, vw], &self.device), self.config.fd_stages());
+                        let map = f32_tensor(full.clone(), [1, 1, vh, vw], &self.device);
+                        let coarse = at_map_resolution(map.clone(), self.config.fd_stages());
                         conf_coarse_rank[m].add_image(&pick(&to_f32(coarse)), &wrong);
+                        conf_target_rank[m].add_image(&pick(&to_f32(target_from_error(map, &self.flaw))), &wrong);
                     }
                     let u = pick(&full);
                     conf_rank[m].add_image(&u, &wrong);
@@ -250,6 +253,8 @@ impl Evaluator<'_> {
                 target_coarse_t2: Some(coarse_rank[1].finish()),
                 confidence_coarse_t1: (self.task.kind == TaskKind::Segmentation).then(|| conf_coarse_rank[0].finish()),
                 confidence_coarse_t2: (self.task.kind == TaskKind::Segmentation).then(|| conf_coarse_rank[1].finish()),
+                confidence_target_t1: (self.task.kind == TaskKind::Segmentation).then(|| conf_target_rank[0].finish()),
+                confidence_target_t2: (self.task.kind == TaskKind::Segmentation).then(|| conf_target_rank[1].finish()),
                 arbitration: arbitration.finish(),
                 calibration_t1: calibration[0].finish(),
                 calibration_t2: calibration[1].finish(),

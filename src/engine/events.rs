@@ -165,6 +165,13 @@ pub struct FlawEval {
     pub confidence_coarse_t1: Option<Ranking>,
     #[serde(default)]
     pub confidence_coarse_t2: Option<Ranking>,
+    /// The confidence put through C(.)'s blur, dilation and per-sample normalisation: what
+    /// F's regression makes of a map as sharp as the confidence (segmentation). F reads
+    /// image and prediction only, so its best estimate of C(.) is about this blurred.
+    #[serde(default)]
+    pub confidence_target_t1: Option<Ranking>,
+    #[serde(default)]
+    pub confidence_target_t2: Option<Ranking>,
     /// Where exactly one of T1 and T2 is right: how often F's map (and, as the baseline,
     /// the models' confidence) is lower on the right one, i.e. how often dynamic
     /// consistency copies in the right direction (segmentation with two models).

@@ -42,7 +42,13 @@ pub fn error_map(pred: Tensor<4>, label_as_pred: Tensor<4>, mu: f32) -> Tensor<4
 /// C(p, y): blur, nu x (dilate, blur), per-sample min-max (unless `fp.normalise` is off).
 /// Targets in [0, 1].
 pub fn flaw_target(pred: Tensor<4>, label_as_pred: Tensor<4>, fp: &FlawParams) -> Tensor<4> {
-    let mut e = blur(error_map(pred, label_as_pred, fp.mu), fp.kernels.s8);
+    target_from_error(error_map(pred, label_as_pred, fp.mu), fp)
+}
+
+/// Steps 3-5 of C(.) on any per-pixel error map [N, 1, H, W]: blur, dilate and blur, and
+/// normalise per sample. The evaluation also puts the models' confidence through it.
+pub fn target_from_error(e: Tensor<4>, fp: &FlawParams) -> Tensor<4> {
+    let mut e = blur(e, fp.kernels.s8);
     for _ in 0..fp.nu {
         e = blur(dilate(e), fp.kernels.s4);
     }

@@ -349,6 +349,8 @@ mod tests {
                 target_coarse_t2: None,
                 confidence_coarse_t1: None,
                 confidence_coarse_t2: None,
+                confidence_target_t1: None,
+                confidence_target_t2: None,
                 arbitration: None,
                 calibration_t1: None,
                 calibration_t2: None,
