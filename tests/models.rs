@@ -66,6 +66,27 @@ fn the_confidence_input_is_the_predictions_uncertainty() {
     }
 }
 
+/// With the confidence as a residual, a new run's F starts as the baseline exactly: its own
+/// map (the classifier of the strided stack) is drawn at zero, and its other layers draw
+/// the values they draw without the residual.
+#[test]
+fn a_residual_flaw_detector_starts_as_the_confidence() {
+    let d = Device::flex();
+    let mut plain = RunConfig::shapes_demo(Algorithm::Gct);
+    plain.flaw_detector.ndf = 8;
+    let mut residual = plain.clone();
+    residual.flaw_detector.confidence_residual = true;
+    let (a, b) = (Nets::new(&plain, &d).f.unwrap(), Nets::new(&residual, &d).f.unwrap());
+    let x = Tensor::<4>::random([2, 3, 48, 48], Distribution::Default, &d);
+    let p = burn::tensor::activation::softmax(Tensor::<4>::random([2, 4, 48, 48], Distribution::Normal(0.0, 2.0), &d), 1);
+    let u = to_f32(p.clone().max_dim(1).neg().add_scalar(1.0));
+    let f = to_f32(b.forward(x.clone(), p.clone()));
+    assert!(f.iter().zip(&u).all(|(f, u)| (f - u).abs() < 1e-6), "F does not start at 1 - max p");
+    assert!(to_f32(a.forward(x, p)).iter().any(|v| v.abs() > 1e-3), "the plain F's map starts at zero too");
+    assert_eq!(to_f32(a.convs[0].weight.val()), to_f32(b.convs[0].weight.val()));
+    assert!(to_f32(b.convs[7].weight.val()).iter().all(|&w| w == 0.0));
+}
+
 /// F with the full-resolution branch starts as the reference F (the branch's output layer
 /// is drawn at zero, the other parameters draw the same values), and the branch then learns:
 /// one F step moves its output layer.

@@ -13,6 +13,8 @@ use burn::tensor::{Device, Gradients};
 /// `t1.`, `t2.` and `f.`.
 /// Path of F's full-resolution branch's last convolution (see [`Nets::new`]).
 pub const FINE_BRANCH_OUTPUT: &str = "fine.conv2";
+/// Path of F's last convolution, the classifier of its strided stack.
+pub const FLAW_CLASSIFIER: &str = "convs.7";
 
 #[derive(Module, Debug)]
 pub struct Nets {
@@ -33,8 +35,13 @@ impl Nets {
                 .with_confidence(fc.confidence_input, fc.confidence_residual);
             // The full-resolution branch starts at zero, so F starts as the reference F and
             // the branch grows from there (drawn at full He scale it added noise F could not
-            // undo within a demo run: AUROC 0.57 against 0.68).
-            init::initialise_scaled(fd, "f", config.seed, Some((FINE_BRANCH_OUTPUT, 0.0)))
+            // undo within a demo run: AUROC 0.57 against 0.68). With the confidence as a
+            // residual, F's own map starts at zero too: F starts as the baseline exactly.
+            let mut zero = vec![(FINE_BRANCH_OUTPUT, 0.0)];
+            if fc.confidence_residual {
+                zero.push((FLAW_CLASSIFIER, 0.0));
+            }
+            init::initialise_scaled(fd, "f", config.seed, &zero)
         });
         Self { t1: TaskNet::new(&config.t1, spec, "t1", config.seed, device), t2: two.then(|| TaskNet::new(&config.t2, spec, "t2", config.seed, device)), f }
     }

@@ -16,8 +16,8 @@ struct Initialiser {
     role: String,
     path: Vec<String>,
     rng: ChaCha8Rng,
-    /// Weights under this path prefix are drawn with their He std times this factor.
-    scaled: Option<(String, f64)>,
+    /// Weights under these path prefixes are drawn with their He std times the factor.
+    scaled: Vec<(String, f64)>,
 }
 
 impl ModuleMapper for Initialiser {
@@ -41,10 +41,8 @@ impl ModuleMapper for Initialiser {
             // He (Kaiming) normal, fan-in: the usual choice for ReLU nets with BatchNorm.
             (4, "weight") => {
                 let fan_in = shape[1] * shape[2] * shape[3];
-                let factor = match &self.scaled {
-                    Some((prefix, factor)) if path == *prefix || path.starts_with(&format!("{prefix}.")) => *factor,
-                    _ => 1.0,
-                };
+                let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}."));
+                let factor = self.scaled.iter().find(|(prefix, _)| under(prefix)).map_or(1.0, |(_, factor)| *factor);
                 let std = factor * (2.0 / fan_in as f64).sqrt();
                 let n: usize = shape.iter().product();
                 let values: Vec<f32> = (0..n).map(|_| (standard_normal(&mut self.rng) * std) as f32).collect();
@@ -90,12 +88,13 @@ fn param_id(role: &str, path: &str) -> ParamId {
 /// Re-initialise every weight of `module` from `seed` and give its parameters ids derived
 /// from `role` (t1, t2, f) and their paths.
 pub fn initialise<M: Module>(module: M, role: &str, seed: u64) -> M {
-    initialise_scaled(module, role, seed, None)
+    initialise_scaled(module, role, seed, &[])
 }
 
-/// As [`initialise`], but the weights whose path starts with `scaled.0` are drawn with
-/// their He std times `scaled.1` (a residual model's head: see `TaskNet::new`).
-pub fn initialise_scaled<M: Module>(module: M, role: &str, seed: u64, scaled: Option<(&str, f64)>) -> M {
-    let scaled = scaled.map(|(prefix, factor)| (prefix.to_string(), factor));
+/// As [`initialise`], but the weights under each path prefix of `scaled` are drawn with
+/// their He std times its factor (a residual model's head: see `TaskNet::new`). Every
+/// value is still drawn, so the other parameters get the same values whatever is scaled.
+pub fn initialise_scaled<M: Module>(module: M, role: &str, seed: u64, scaled: &[(&str, f64)]) -> M {
+    let scaled = scaled.iter().map(|&(prefix, factor)| (prefix.to_string(), factor)).collect();
     module.map(&mut Initialiser { role: role.to_string(), path: Vec::new(), rng: stream(seed, &[role.as_bytes()]), scaled })
 }
