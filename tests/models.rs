@@ -87,36 +87,6 @@ fn a_residual_flaw_detector_starts_as_the_confidence() {
     assert!(to_f32(b.convs[7].weight.val()).iter().all(|&w| w == 0.0));
 }
 
-/// The residual's uncertainty carries no gradient to the prediction: flaw correction moves
-/// the task models through F's learnt layers only, exactly as it would without it.
-#[test]
-fn the_confidence_residual_gives_the_models_no_gradient_of_its_own() {
-    let d = Device::flex().autodiff();
-    let mut plain = RunConfig::shapes_demo(Algorithm::Gct);
-    plain.flaw_detector.ndf = 8;
-    let f = Nets::new(&plain, &d).f.unwrap();
-    let residual = f.clone().with_confidence(false, true);
-    let x = Tensor::<4>::random([2, 3, 32, 32], Distribution::Default, &d);
-    let logits = Tensor::<4>::random([2, 4, 32, 32], Distribution::Normal(0.0, 2.0), &d).require_grad();
-    let grad_of = |net: &FlawDetector| {
-        let p = burn::tensor::activation::softmax(logits.clone(), 1);
-        let g = net.forward(x.clone(), p).square().sum().backward();
-        to_f32(logits.grad(&g).expect("a gradient reaches the prediction"))
-    };
-    let (with, without) = (grad_of(&residual), grad_of(&f));
-    // Squared, F's map enters the gradient's size; its direction still comes from the
-    // layers alone, so compare the gradient of the map itself.
-    let linear = |net: &FlawDetector| {
-        let p = burn::tensor::activation::softmax(logits.clone(), 1);
-        let g = net.forward(x.clone(), p).sum().backward();
-        to_f32(logits.grad(&g).expect("a gradient reaches the prediction"))
-    };
-    let (a, b) = (linear(&residual), linear(&f));
-    assert!(a.iter().zip(&b).all(|(a, b)| (a - b).abs() < 1e-6), "the residual adds a gradient of its own");
-    assert!(b.iter().any(|v| v.abs() > 1e-6), "F's layers pass a gradient to the prediction");
-    assert_ne!(with, without, "the residual does change F's map, and so the size of fc's gradient");
-}
-
 /// F with the full-resolution branch starts as the reference F (the branch's output layer
 /// is drawn at zero, the other parameters draw the same values), and the branch then learns:
 /// one F step moves its output layer.

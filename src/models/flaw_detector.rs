@@ -186,10 +186,9 @@ impl FlawDetector {
     /// F(x, p): the raw flaw map at the input resolution, [N, 1, H, W].
     pub fn forward(&self, image: Tensor<4>, pred: Tensor<4>) -> Tensor<4> {
         let [_, _, h, w] = image.dims();
-        // Detached: flaw correction moves the task models through F's learnt layers only,
-        // as with the reference F. With a gradient through 1 - max p, fc became confidence
-        // maximisation on the fc mask, and a model lost a whole class (docs/measurements.md).
-        let residual = self.confidence_residual.then(|| uncertainty(pred.clone().detach()));
+        // Not detached: flaw correction's gradient reaches the models through this term
+        // too (a build with it detached trained no better models; docs/measurements.md).
+        let residual = self.confidence_residual.then(|| uncertainty(pred.clone()));
         let input = self.input(image, pred);
         let mut x = input.clone();
         for (conv, norm) in self.convs.iter().zip(self.norms.iter()) {
