@@ -74,6 +74,8 @@ fn a_residual_flaw_detector_starts_as_the_confidence() {
     let d = Device::flex();
     let mut plain = RunConfig::shapes_demo(Algorithm::Gct);
     plain.flaw_detector.ndf = 8;
+    // With the fine branch, whose layers are drawn after the zeroed classifier.
+    plain.flaw_detector.fine_branch = true;
     let mut residual = plain.clone();
     residual.flaw_detector.confidence_residual = true;
     let (a, b) = (Nets::new(&plain, &d).f.unwrap(), Nets::new(&residual, &d).f.unwrap());
@@ -84,6 +86,8 @@ fn a_residual_flaw_detector_starts_as_the_confidence() {
     assert!(f.iter().zip(&u).all(|(f, u)| (f - u).abs() < 1e-6), "F does not start at 1 - max p");
     assert!(to_f32(a.forward(x, p)).iter().any(|v| v.abs() > 1e-3), "the plain F's map starts at zero too");
     assert_eq!(to_f32(a.convs[0].weight.val()), to_f32(b.convs[0].weight.val()));
+    let fine = |f: &FlawDetector| to_f32(f.fine.as_ref().unwrap().conv1.weight.val());
+    assert_eq!(fine(&a), fine(&b), "the layers drawn after the classifier draw the same values");
     assert!(to_f32(b.convs[7].weight.val()).iter().all(|&w| w == 0.0));
 }
 

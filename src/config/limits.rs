@@ -110,7 +110,8 @@ pub fn estimate_train_bytes(c: &RunConfig) -> f64 {
     let out = c.out_channels();
     let (a1, p1) = task_net_cost(&c.t1, 3, out);
     let (a2, p2) = task_net_cost(&c.t2, 3, out);
-    let (af, pf) = flaw_detector_cost(c.flaw_detector.ndf, c.fd_stages().clamp(1, 5), 3 + out);
+    let f_inputs = 3 + out + usize::from(c.flaw_detector.confidence_input);
+    let (af, pf) = flaw_detector_cost(c.flaw_detector.ndf, c.fd_stages().clamp(1, 5), f_inputs);
     let (acts, params) = match c.algorithm {
         super::Algorithm::Suponly => ((bl + bu) * a1, p1),
         super::Algorithm::Dual => ((bl + bu) * (a1 + a2), p1 + p2),
