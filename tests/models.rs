@@ -9,13 +9,13 @@ use flawmap::data::shapes;
 use flawmap::engine::nets::{Nets, Optimisers};
 use flawmap::engine::step::{DeviceBatch, StepLosses, StepParams, gct_flaw_only_step, gct_flaw_step, gct_step, gct_task_step, task_forward};
 use flawmap::host::to_f32;
-use flawmap::models::flaw_detector::{FlawDetector, map_size};
+use flawmap::models::flaw_detector::{FlawDetector, FlawExtras, map_size};
 use flawmap::models::{TaskNet, TaskNetSpec};
 
 #[test]
 fn flaw_detector_has_the_reference_parameter_count() {
     let d = Device::flex();
-    let f = FlawDetector::new(3 + 21, 64, 5, false, &d);
+    let f = FlawDetector::new(3 + 21, 64, 5, FlawExtras::default(), &d);
     let n = f.num_params();
     assert!((8_285_000..8_300_000).contains(&n), "{n} parameters, reference ~8.29 M");
 }
@@ -24,7 +24,7 @@ fn flaw_detector_has_the_reference_parameter_count() {
 fn flaw_detector_output_is_one_channel_at_input_size() {
     let d = Device::flex();
     for (stages, h, w) in [(2, 64, 48), (3, 64, 48), (5, 160, 176)] {
-        let f = FlawDetector::new(3 + 4, 8, stages, false, &d);
+        let f = FlawDetector::new(3 + 4, 8, stages, FlawExtras::default(), &d);
         let x = Tensor::<4>::random([2, 3, h, w], Distribution::Default, &d);
         let p = Tensor::<4>::random([2, 4, h, w], Distribution::Default, &d);
         assert_eq!(f.forward(x, p).dims(), [2, 1, h, w], "stages {stages}");
@@ -39,8 +39,8 @@ fn the_confidence_input_is_the_predictions_uncertainty() {
     let d = Device::flex();
     let x = Tensor::<4>::random([2, 3, 16, 16], Distribution::Default, &d);
     let p = burn::tensor::activation::softmax(Tensor::<4>::random([2, 4, 16, 16], Distribution::Normal(0.0, 2.0), &d), 1);
-    let plain = FlawDetector::new(3 + 4, 8, 1, false, &d);
-    let with = FlawDetector::new(3 + 4, 8, 1, false, &d).with_confidence(true, false);
+    let plain = FlawDetector::new(3 + 4, 8, 1, FlawExtras::default(), &d);
+    let with = FlawDetector::new(3 + 4, 8, 1, FlawExtras { confidence_input: true, ..Default::default() }, &d);
     assert_eq!(plain.input(x.clone(), p.clone()).dims(), [2, 7, 16, 16]);
     let input = with.input(x.clone(), p.clone());
     assert_eq!(input.dims(), [2, 8, 16, 16]);
@@ -58,7 +58,8 @@ fn the_confidence_input_is_the_predictions_uncertainty() {
     // The first convolution takes the extra channel.
     assert_eq!(with.num_params() - plain.num_params(), 8 * 4 * 4);
     // As a residual, the uncertainty is added to F's map, pixel for pixel, and nothing else changes.
-    let residual = plain.clone().with_confidence(false, true);
+    let mut residual = plain.clone();
+    residual.confidence_residual = true;
     assert_eq!(residual.num_params(), plain.num_params());
     let added = to_f32(residual.forward(x.clone(), p.clone()) - plain.forward(x, p));
     for (i, (a, b)) in added.iter().zip(&u).enumerate() {

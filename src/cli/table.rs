@@ -45,11 +45,11 @@ fn print_rankings(report: &EvalReport, names: &[String]) {
         .iter()
         .enumerate()
         .flat_map(|(i, m)| {
-            let f = report.flaw.as_ref().and_then(|f| if i == 0 { f.ranking_t1.as_ref() } else { f.ranking_t2.as_ref() });
-            let t = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_t1.as_ref() } else { f.target_t2.as_ref() });
-            let coarse = report.flaw.as_ref().and_then(|f| if i == 0 { f.target_coarse_t1.as_ref() } else { f.target_coarse_t2.as_ref() });
-            // One ranking of F's report per model.
+            // One ranking of F's report, this model's.
             let of = |pick: fn(&FlawEval) -> [&Option<Ranking>; 2]| report.flaw.as_ref().and_then(|f| pick(f)[i.min(1)].as_ref());
+            let f = of(|f| [&f.ranking_t1, &f.ranking_t2]);
+            let t = of(|f| [&f.target_t1, &f.target_t2]);
+            let coarse = of(|f| [&f.target_coarse_t1, &f.target_coarse_t2]);
             let conf_coarse = of(|f| [&f.confidence_coarse_t1, &f.confidence_coarse_t2]);
             let conf_target = of(|f| [&f.confidence_target_t1, &f.confidence_target_t2]);
             [

@@ -239,6 +239,8 @@ impl Evaluator<'_> {
             })
             .collect();
         let flaw = f.as_ref().map(|_| {
+            // The confidence exists for segmentation only (restoration's baseline is |T1 - T2|).
+            let seg = self.task.kind == TaskKind::Segmentation;
             let [r1, r2] = [f_rank[0].finish(), f_rank[1].finish()];
             FlawEval {
                 loss_t1: fd_loss[0] / n,
@@ -251,10 +253,10 @@ impl Evaluator<'_> {
                 target_t2: Some(target_rank[1].finish()),
                 target_coarse_t1: Some(coarse_rank[0].finish()),
                 target_coarse_t2: Some(coarse_rank[1].finish()),
-                confidence_coarse_t1: (self.task.kind == TaskKind::Segmentation).then(|| conf_coarse_rank[0].finish()),
-                confidence_coarse_t2: (self.task.kind == TaskKind::Segmentation).then(|| conf_coarse_rank[1].finish()),
-                confidence_target_t1: (self.task.kind == TaskKind::Segmentation).then(|| conf_target_rank[0].finish()),
-                confidence_target_t2: (self.task.kind == TaskKind::Segmentation).then(|| conf_target_rank[1].finish()),
+                confidence_coarse_t1: seg.then(|| conf_coarse_rank[0].finish()),
+                confidence_coarse_t2: seg.then(|| conf_coarse_rank[1].finish()),
+                confidence_target_t1: seg.then(|| conf_target_rank[0].finish()),
+                confidence_target_t2: seg.then(|| conf_target_rank[1].finish()),
                 arbitration: arbitration.finish(),
                 calibration_t1: calibration[0].finish(),
                 calibration_t2: calibration[1].finish(),

@@ -1,7 +1,7 @@
 //! The three networks of a run and their optimisers.
 
 use crate::config::{Algorithm, RunConfig, TaskOptimizer};
-use crate::models::flaw_detector::FlawDetector;
+use crate::models::flaw_detector::{FlawDetector, FlawExtras};
 use crate::models::{TaskNet, TaskNetSpec, init};
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
@@ -31,8 +31,8 @@ impl Nets {
         let two = config.algorithm != Algorithm::Suponly;
         let f = (config.algorithm == Algorithm::Gct).then(|| {
             let fc = &config.flaw_detector;
-            let fd = FlawDetector::new(3 + config.out_channels(), fc.ndf, config.fd_stages(), fc.fine_branch, device)
-                .with_confidence(fc.confidence_input, fc.confidence_residual);
+            let extras = FlawExtras { fine_branch: fc.fine_branch, confidence_input: fc.confidence_input, confidence_residual: fc.confidence_residual };
+            let fd = FlawDetector::new(3 + config.out_channels(), fc.ndf, config.fd_stages(), extras, device);
             // The full-resolution branch starts at zero, so F starts as the reference F and
             // the branch grows from there (drawn at full He scale it added noise F could not
             // undo within a demo run: AUROC 0.57 against 0.68). With the confidence as a

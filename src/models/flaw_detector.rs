@@ -115,6 +115,14 @@ impl FineBranch {
     }
 }
 
+/// F's named deviations beyond the reference, all off there (`flaw_detector.*`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FlawExtras {
+    pub fine_branch: bool,
+    pub confidence_input: bool,
+    pub confidence_residual: bool,
+}
+
 /// 1 - max_k p_k of a prediction [N, K, H, W], as [N, 1, H, W].
 fn uncertainty(pred: Tensor<4>) -> Tensor<4> {
     pred.max_dim(1).neg().add_scalar(1.0)
@@ -133,8 +141,10 @@ pub struct FlawDetector {
 }
 
 impl FlawDetector {
-    /// `in_channels` = 3 + K (segmentation) or 3 + 3 (restoration).
-    pub fn new(in_channels: usize, ndf: usize, stages: usize, fine_branch: bool, device: &Device) -> Self {
+    /// `in_channels` = 3 + K (segmentation) or 3 + 3 (restoration), not counting the
+    /// uncertainty channel `extras.confidence_input` adds.
+    pub fn new(in_channels: usize, ndf: usize, stages: usize, extras: FlawExtras, device: &Device) -> Self {
+        let in_channels = in_channels + usize::from(extras.confidence_input);
         let widths = [ndf, 2 * ndf, 2 * ndf, 4 * ndf, 4 * ndf, 8 * ndf, 8 * ndf, 1];
         let mut cin = in_channels;
         let mut convs = Vec::new();
@@ -148,28 +158,8 @@ impl FlawDetector {
             cin = cout;
         }
         let norms = widths[..7].iter().map(|&c| IbNorm::new(c, device)).collect();
-        let fine = fine_branch.then(|| FineBranch::new(in_channels, ndf, device));
-        Self { convs, norms, fine, confidence_input: false, confidence_residual: false }
-    }
-
-    /// The prediction's uncertainty as an input channel (the first convolution, and the
-    /// fine branch's, take one more input) and/or as a term of F's map (segmentation).
-    pub fn with_confidence(mut self, input: bool, residual: bool) -> Self {
-        if input {
-            let device = self.convs[0].weight.device();
-            let widen = |conv: &Conv2d| {
-                let [cout, cin, kh, kw] = conv.weight.dims();
-                let [sh, sw] = conv.stride;
-                Conv2dConfig::new([cin + 1, cout], [kh, kw]).with_stride([sh, sw]).with_padding(conv.padding.clone()).init(&device)
-            };
-            self.convs[0] = widen(&self.convs[0]);
-            if let Some(fine) = self.fine.as_mut() {
-                fine.conv1 = widen(&fine.conv1);
-            }
-        }
-        self.confidence_input = input;
-        self.confidence_residual = residual;
-        self
+        let fine = extras.fine_branch.then(|| FineBranch::new(in_channels, ndf, device));
+        Self { convs, norms, fine, confidence_input: extras.confidence_input, confidence_residual: extras.confidence_residual }
     }
 
     /// What F reads: concat(x, p) (spec), and 1 - max_k p_k after them with

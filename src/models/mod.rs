@@ -50,8 +50,8 @@ impl TaskNet {
         // that; from near the identity it starts at the noisy input's PSNR and learns from
         // there (with Adam, `RunConfig::task_optimizer`). Small, not zero: T1 and T2 differ
         // from step 0.
-        let scaled: Vec<(&str, f64)> = spec.residual.then(|| (model.head_prefix(), RESIDUAL_HEAD_SCALE)).into_iter().collect();
-        init::initialise_scaled(model, role, seed, &scaled)
+        let scaled = spec.residual.then(|| (model.head_prefix(), RESIDUAL_HEAD_SCALE));
+        init::initialise_scaled(model, role, seed, scaled.as_slice())
     }
 
     /// Logits (segmentation) or the restored image (restoration), at input resolution.
