@@ -61,10 +61,10 @@
         if (!cell) continue;
         const overlay = cell.querySelector('img.overlay');
         overlay.src = trained ? url(p.idx, key, '&overlay=true') : overlayUrl(m, a.width, a.height);
-        const dc = key !== 'fc_mask';
-        cell.querySelector('.share').textContent = gated && dc
-          ? (trained ? 'as trained: F and the confidence gate' : `${(100 * m.reduce((s, v) => s + v, 0) / n).toFixed(1)} % of pixels by F's rule alone (the run's confidence gate not applied)`)
-          : `${(100 * m.reduce((s, v) => s + v, 0) / n).toFixed(1)} % of pixels`;
+        const share = `${(100 * m.reduce((s, v) => s + v, 0) / n).toFixed(1)} % of pixels`;
+        // The gate needs the models' confidence, which the inspector does not recompute.
+        cell.querySelector('.share').textContent = !gated || key === 'fc_mask' ? share
+          : trained ? 'as trained: F and the confidence gate' : `${share} by F's rule alone (the run's confidence gate not applied)`;
       }
     }
   }
