@@ -138,6 +138,10 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     assert!(page.contains("dc copies right: F / C(·)") && page.contains("one right: F / confidence"), "no dc-direction columns");
     // The page names the baseline protocol its SupOnly row follows.
     assert!(page.contains("Baseline protocol:") && page.contains("labelled crops per iteration against GCT"), "no protocol line");
+    // And its budget in the paper's unit, epochs per ratio, from what the runs recorded.
+    let run = get_json(&c, &format!("{}/api/runs/{}", s.base, ids[&("gct".into(), "0.25".into())])).await;
+    let epochs = run["info"]["total_iterations"].as_f64().unwrap() / run["info"]["iterations_per_epoch"].as_f64().unwrap();
+    assert!(page.contains("Budget:") && page.contains(&format!("{epochs:.1} epochs at 1/4")), "no budget line for {epochs} epochs");
     let list = c.get(format!("{}/studies", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("grid") && list.contains("2 ratios x 2 algorithms x 1 seeds"));
     let form = c.get(format!("{}/studies/new", s.base)).send().await.unwrap().text().await.unwrap();
@@ -377,6 +381,7 @@ fn the_cli_runs_a_study_prints_its_table_and_resumes_it() {
     assert!(stdout.contains("| GCT |") && stdout.contains("| SupOnly |") && stdout.contains("| GCT − SupOnly |"), "{stdout}");
     assert!(stdout.contains("4/4 runs finished"), "{stdout}");
     assert_eq!(stdout.matches("the paper's protocol (train.suponly_batch = \"total\")").count(), 1, "the protocol, once: {stdout}");
+    assert_eq!(stdout.matches("Budget: ").count(), 1, "the budget, once: {stdout}");
 
     let finished = || {
         tokio::runtime::Runtime::new().unwrap().block_on(async {

@@ -149,6 +149,9 @@ async fn drive(config: StudyConfig, args: StudyArgs) -> anyhow::Result<()> {
     if let Some(p) = config.baseline_protocol() {
         println!("\n{p}.");
     }
+    if let Some(b) = studies::budget(&config, &runs) {
+        println!("Budget: {b}.");
+    }
     for d in studies::diagnostics(&pool, &config, &runs).await? {
         for note in &d.diagnostics.notes {
             println!("run {} ({} {} seed {}): {note}", d.run_id, d.algorithm, flawmap::study::config::ratio_label(d.label_ratio), d.seed);

@@ -6,9 +6,10 @@
 use super::manager::RunManager;
 use super::{RunsError, RunsResult};
 use crate::config::{Algorithm, TaskKind};
-use crate::engine::events::{EvalReport, ModelEval, StepMetrics};
+use crate::engine::events::{EvalReport, ModelEval, RunInfo, StepMetrics};
 use crate::runs::status::RunStatus;
 use crate::store::{self, Origin, RunRow, Series};
+use crate::study::budget::{self, RatioBudget};
 use crate::study::diagnostics::Diagnostics;
 use crate::study::{CellResult, ModelChoice, StudyConfig, StudyTable};
 use serde::Serialize;
@@ -197,6 +198,20 @@ pub fn progress(config: &StudyConfig, runs: &[RunRow]) -> Progress {
     }
     .into();
     p
+}
+
+/// The study's budget in epochs per label ratio, read from a started run of each ratio
+/// (an epoch's length depends on the dataset, known once a run has loaded it).
+pub fn budget(config: &StudyConfig, runs: &[RunRow]) -> Option<String> {
+    let budgets: Vec<RatioBudget> = config
+        .label_ratios
+        .iter()
+        .filter_map(|&ratio| {
+            let info = runs.iter().filter(|r| r.label_ratio == ratio).find_map(|r| serde_json::from_str::<RunInfo>(r.info.as_deref()?).ok())?;
+            Some(RatioBudget { label_ratio: ratio, total_iterations: info.total_iterations, iterations_per_epoch: info.iterations_per_epoch })
+        })
+        .collect();
+    budget::describe(&budgets)
 }
 
 /// The metrics a study table can show for a run template, the headline first; binary

@@ -5,6 +5,7 @@
 //! The aggregation is plain arithmetic over finished runs' evaluations; like the engine,
 //! nothing here knows of the web or the database.
 
+pub mod budget;
 pub mod config;
 pub mod diagnostics;
 pub mod table;

@@ -171,6 +171,8 @@ struct StudyPage {
     markdown: String,
     /// Which SupOnly baseline the table compares with (empty without SupOnly).
     protocol: String,
+    /// The budget in epochs per ratio, once a run has started.
+    budget: String,
     config_toml: String,
     can_stop: bool,
     can_resume: bool,
@@ -258,6 +260,7 @@ async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Q
             }
         })
         .collect();
+    let budget = studies::budget(&config, &runs);
     page(StudyPage {
         algorithms: Algorithm::ALL.iter().map(|a| a.name()).collect(),
         id,
@@ -277,11 +280,13 @@ async fn study_page(State(s): State<AppState>, StudyId(id): StudyId, Query(q): Q
             crate::config::TaskKind::Denoising | crate::config::TaskKind::Lowlight => "T1 − T2 mean |diff|",
         },
         table_json: serde_json::to_string(&table).unwrap_or_default(),
-        markdown: match config.baseline_protocol() {
-            Some(p) => format!("{}\n{p}.", table.to_markdown()),
-            None => table.to_markdown(),
-        },
+        markdown: [Some(table.to_markdown()), config.baseline_protocol().map(|p| format!("{p}.")), budget.as_ref().map(|b| format!("Budget: {b}."))]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n"),
         protocol: config.baseline_protocol().unwrap_or_default(),
+        budget: budget.unwrap_or_default(),
         config_toml: toml::to_string(&config).unwrap_or_default(),
         can_stop: progress.active > 0,
         can_resume: progress.finished < progress.cells && progress.active == 0,
