@@ -91,6 +91,14 @@ fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_study() {
                 expected.run.train.eval_every = 105;
                 expected.run.train.vis_every = 30;
             }
+            "study-shapes-20-epochs" => {
+                expected.name = "shapes-20-epochs".into();
+                expected.run.name = expected.name.clone();
+                expected.label_ratios = vec![0.0625, 0.125];
+                expected.iterations = Some(1400);
+                expected.run.train.eval_every = 140;
+                expected.run.train.vis_every = 140;
+            }
             _ => continue,
         }
         assert_eq!(study, expected, "{name}");
