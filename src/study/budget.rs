@@ -23,7 +23,7 @@ impl RatioBudget {
 }
 
 /// One sentence for the study's page and table, e.g. "every run 1400 iterations: 18.7
-/// epochs at 1/16, 20.0 at 1/8 (…)"; None before any run has started.
+/// epochs at 1/16, 20.0 epochs at 1/8 (…)"; None before any run has started.
 pub fn describe(budgets: &[RatioBudget]) -> Option<String> {
     let first = budgets.first()?;
     let same = budgets.iter().all(|b| b.total_iterations == first.total_iterations);
