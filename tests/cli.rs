@@ -39,6 +39,18 @@ fn the_shapes_example_is_the_builtin_demo() {
     assert_eq!(example, flawmap::config::RunConfig::shapes_demo(flawmap::config::Algorithm::Gct));
 }
 
+#[test]
+fn the_paper_flaw_example_is_the_demo_with_the_papers_flaw_detector() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/shapes-gct-paper-flaw.toml")).unwrap();
+    let example = flawmap::config::RunConfig::from_toml(&text).unwrap();
+    let mut expected = flawmap::config::RunConfig::shapes_demo(flawmap::config::Algorithm::Gct);
+    expected.name = "shapes-gct-paper-flaw".into();
+    expected.flaw_detector.confidence_residual = false;
+    expected.gct.fd_class_swaps = 0.0;
+    expected.gct.lambda_fc = 1.0;
+    assert_eq!(example, expected);
+}
+
 /// Every example file, by name: studies are `study-*.toml`, the rest run configs.
 fn examples() -> Vec<(String, String)> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");

@@ -81,10 +81,8 @@ fn nuclei_and_denoising_runs_train_on_real_images() {
     c.data.num_classes = 2;
     common::assert_finished(&run(c, &out_dir("nuclei_run"), None));
 
-    let mut d = tiny(Algorithm::Gct, 3);
-    d.task = TaskKind::Denoising;
+    let mut d = tiny(Algorithm::Gct, 3).with_task_defaults(TaskKind::Denoising); // Adam's lr (optimizer auto)
     d.data.source = DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.25 };
-    d.train.lr = 1e-3; // restoration trains with Adam (optimizer auto)
     let events = run(d, &out_dir("denoise_run"), None);
     common::assert_finished(&events);
     let eval = events.iter().find_map(|e| if let Event::Eval(r) = e { Some(r) } else { None }).unwrap();
@@ -106,14 +104,12 @@ fn a_denoiser_beats_its_noisy_input_on_real_photos() {
     // clipped to [0, 1]: what a model that learned nothing, the identity, scores here). With
     // the spec's SGD and a full-std head a denoiser stayed there for 300 iterations;
     // restoration now starts near the identity and trains with Adam, and must clear 21.17 dB.
-    let mut c = tiny(Algorithm::Suponly, 120);
-    c.task = TaskKind::Denoising;
+    let mut c = tiny(Algorithm::Suponly, 120).with_task_defaults(TaskKind::Denoising);
     c.data.source = DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.2 };
     c.data.label_ratio = 1.0;
     c.data.noise_sigma = 25.0;
     c.data.base_size = 96;
     c.t1.width = 16;
-    c.train.lr = 1e-3;
     c.train.eval_every = 60;
     let events = run(c, &out_dir("denoise_learns"), None);
     common::assert_finished(&events);
@@ -167,9 +163,7 @@ fn unpaired_or_mismatched_pairs_are_refused_naming_the_file() {
     assert!(err.contains("brick.png") && err.contains("144x96") && err.contains("96x96"), "{err}");
     // The same through a run: it fails with the message, it does not panic.
     std::fs::remove_file(root.join("low/chelsea.png")).unwrap();
-    let mut c = tiny(Algorithm::Gct, 2);
-    c.task = TaskKind::Lowlight;
-    c.train.lr = 1e-3;
+    let mut c = tiny(Algorithm::Gct, 2).with_task_defaults(TaskKind::Lowlight);
     c.data.source = pairs(&root.display().to_string(), None);
     match run(c, &out_dir("pairs_broken_run"), None).last() {
         Some(Event::Failed { message, .. }) => assert!(message.contains("no partner"), "{message}"),
@@ -180,10 +174,8 @@ fn unpaired_or_mismatched_pairs_are_refused_naming_the_file() {
 #[test]
 fn lowlight_runs_train_on_pairs_and_on_darkened_photos_with_the_input_as_their_floor() {
     for (name, source) in [("pairs", pairs("lowlight-pairs", None)), ("darkened", DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.2 })] {
-        let mut c = tiny(Algorithm::Gct, 3);
-        c.task = TaskKind::Lowlight;
+        let mut c = tiny(Algorithm::Gct, 3).with_task_defaults(TaskKind::Lowlight); // Adam's lr
         c.data.source = source;
-        c.train.lr = 1e-3; // Adam (optimizer auto)
         c.train.vis_every = 3;
         let events = run(c, &out_dir(&format!("lowlight_{name}")), None);
         common::assert_finished(&events);
@@ -201,13 +193,11 @@ fn lowlight_runs_train_on_pairs_and_on_darkened_photos_with_the_input_as_their_f
 fn an_enhancer_clears_its_dark_input_on_real_photos() {
     // The identity scores the dark input's PSNR (reported with every evaluation); a model
     // that learned to brighten must clear it by far within 120 iterations.
-    let mut c = tiny(Algorithm::Suponly, 120);
-    c.task = TaskKind::Lowlight;
+    let mut c = tiny(Algorithm::Suponly, 120).with_task_defaults(TaskKind::Lowlight);
     c.data.source = DataSource::Photos { path: "realdata/photos".into(), val_fraction: 0.2 };
     c.data.label_ratio = 1.0;
     c.data.base_size = 96;
     c.t1.width = 16;
-    c.train.lr = 1e-3;
     c.train.eval_every = 60;
     let events = run(c, &out_dir("lowlight_learns"), None);
     common::assert_finished(&events);

@@ -251,9 +251,7 @@ async fn uploads_are_bounded_as_documented_and_can_be_deleted() {
         assert!(matches!(r.status(), StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND), "{bad}: {}", r.status());
     }
     assert_eq!(c.delete(format!("{base}/api/datasets/nothing-1")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    let mut cfg = tiny(Algorithm::Gct, 100_000);
-    cfg.task = flawmap::config::TaskKind::Denoising;
-    cfg.train.lr = 1e-3;
+    let mut cfg = tiny(Algorithm::Gct, 100_000).with_task_defaults(flawmap::config::TaskKind::Denoising);
     cfg.data.source = flawmap::config::DataSource::Photos { path: first["path"].as_str().unwrap().into(), val_fraction: 0.25 };
     let r = c.post(format!("{base}/api/runs")).json(&json!({ "config": cfg })).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());

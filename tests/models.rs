@@ -75,6 +75,7 @@ fn a_residual_flaw_detector_starts_as_the_confidence() {
     let d = Device::flex();
     let mut plain = RunConfig::shapes_demo(Algorithm::Gct);
     plain.flaw_detector.ndf = 8;
+    plain.flaw_detector.confidence_residual = false; // the reference F (the demo's is residual)
     // With the fine branch, whose layers are drawn after the zeroed classifier.
     plain.flaw_detector.fine_branch = true;
     let mut residual = plain.clone();
@@ -100,6 +101,7 @@ fn the_fine_branch_starts_at_zero_and_learns() {
     let d = Device::flex().autodiff();
     let mut plain = RunConfig::shapes_demo(Algorithm::Gct);
     plain.flaw_detector.ndf = 8;
+    plain.flaw_detector.confidence_residual = false; // the reference F (the demo's is residual)
     let mut fine = plain.clone();
     fine.flaw_detector.fine_branch = true;
     let (a, b) = (Nets::new(&plain, &d), Nets::new(&fine, &d));
@@ -217,6 +219,10 @@ struct Tiny {
 
 fn tiny() -> Tiny {
     let mut config = RunConfig::shapes_demo(Algorithm::Gct);
+    // The spec's F, which these tests check step by step (the demo's F, started from the
+    // confidence and shown class swaps, has its own tests).
+    config.flaw_detector.confidence_residual = false;
+    config.gct.fd_class_swaps = 0.0;
     config.t1.width = 8;
     config.t2.width = 8;
     config.flaw_detector.ndf = 8;

@@ -317,6 +317,9 @@ async fn the_new_run_form_puts_essentials_first_with_help_and_starts_a_paired_lo
         ("train.eval_every", "3"),
         ("train.vis_every", "3"),
         ("device", "cpu"),
+        // Segmentation's F settings, hidden for low-light but posted as a page would post them.
+        ("flaw_detector.confidence_residual", "true"),
+        ("gct.fd_class_swaps", "0.5"),
     ];
     let r = c.post(format!("{}/runs", s.base)).form(&fields).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -325,6 +328,9 @@ async fn the_new_run_form_puts_essentials_first_with_help_and_starts_a_paired_lo
     assert_eq!(run["status"], "finished", "{run}");
     assert_eq!(run["config"]["task"], "lowlight");
     assert_eq!(run["config"]["data"]["source"]["kind"], "pairs");
+    // Fields the form did not post took low-light's values, and another task's were ignored.
+    assert_eq!((run["config"]["gct"]["lambda_fc"].as_f64(), run["config"]["gct"]["lambda_dc"].as_f64()), (Some(0.01), Some(1.0)));
+    assert_eq!((&run["config"]["flaw_detector"]["confidence_residual"], run["config"]["gct"]["fd_class_swaps"].as_f64()), (&json!(false), Some(0.0)));
     let m = get_json(&c, &format!("{}/api/runs/{id}/metrics", s.base)).await;
     let last = m["evals"].as_array().unwrap().last().unwrap().clone();
     assert!(last["models"][0]["psnr"].as_f64().is_some() && last["input_scores"]["psnr"].as_f64().is_some(), "{last}");

@@ -243,10 +243,8 @@ async fn a_study_on_0_255_salient_object_masks_reports_max_f_and_mae() {
 async fn restoration_study(name: &str, task: flawmap::config::TaskKind, source: flawmap::config::DataSource, root: std::path::PathBuf) {
     let s = start(name, vec![root], None, "127.0.0.1:0").await.unwrap();
     let c = reqwest::Client::new();
-    let mut run = tiny(Algorithm::Gct, 4);
-    run.task = task;
+    let mut run = tiny(Algorithm::Gct, 4).with_task_defaults(task); // Adam's lr (optimizer auto)
     run.data.source = source;
-    run.train.lr = 1e-3; // Adam (optimizer auto)
     run.train.eval_every = 2;
     let config = json!({ "name": name, "label_ratios": [0.5], "algorithms": ["gct", "suponly"], "seeds": [1], "iterations": 4, "run": run });
     let r = c.post(format!("{}/api/studies", s.base)).json(&json!({ "config": config })).send().await.unwrap();

@@ -13,7 +13,10 @@ fn gct_trains_with_finite_losses_and_a_falling_supervised_loss() {
     let mut c = tiny(Algorithm::Gct, 60);
     c.train.vis_every = 30;
     c.train.lr = 0.05;
-    c.gct.lambda_dc = 100.0; // the paper's (the demo uses 10)
+    // The paper's GCT: lambda_dc 100 (the demo uses 10) and its F (the demo's starts from
+    // the confidence, learns from class swaps and weighs flaw correction 0.1).
+    c.gct.lambda_dc = 100.0;
+    (c.flaw_detector.confidence_residual, c.gct.fd_class_swaps, c.gct.lambda_fc) = (false, 0.0, 1.0);
     let out = out_dir("gct_short");
     let events = run(c, &out, None);
     assert_finished(&events);

@@ -57,8 +57,12 @@ pub fn bench_config(algorithm: Algorithm) -> RunConfig {
     c.data.scale_max = 2.0;
     c.train.batch_labeled = 4;
     c.train.batch_unlabeled = 4;
-    // The spec's iteration, which the PyTorch anchor runs: no extra F updates.
+    // The spec's iteration, which the PyTorch anchor runs: no extra F updates, F as the
+    // reference builds it (no confidence residual) and learning from the models' own
+    // predictions (no class swaps), both of which the demo turns on.
     c.train.fd_fresh_steps = 0;
+    c.flaw_detector.confidence_residual = false;
+    c.gct.fd_class_swaps = 0.0;
     for net in [&mut c.t1, &mut c.t2] {
         *net = NetConfig { arch: Arch::Unet, width: 16, depth: 3 };
     }
@@ -243,6 +247,7 @@ mod tests {
             c.validate().unwrap();
             assert_eq!((c.data.crop_size, c.data.num_classes, c.t1.width, c.t2.width, c.t1.depth), (64, 4, 16, 16, 3));
             assert_eq!((c.flaw_detector.ndf, c.fd_stages()), (32, 3));
+            assert_eq!((c.flaw_detector.confidence_residual, c.gct.fd_class_swaps, c.train.fd_fresh_steps), (false, 0.0, 0));
             assert_eq!(c.labeled_per_batch() + c.unlabeled_per_batch(), 8);
         }
         assert_eq!(bench_config(Algorithm::Suponly).labeled_per_batch(), 8);

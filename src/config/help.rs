@@ -49,7 +49,11 @@ pub const FIELDS: &[FieldHelp] = &[
     h("flaw_detector.ndf", "The flaw detector's base width.", Some("64")),
     h("flaw_detector.stride2_stages", "Stride-2 convolutions in F; empty: as many as keep its map at least 8 x 8 for the crop.", Some("5")),
     h("flaw_detector.confidence_input", "F also reads the prediction's uncertainty, 1 - max class probability (segmentation; named deviation).", None),
-    h("flaw_detector.confidence_residual", "F's map is that uncertainty plus F's own map: F starts from the baseline (segmentation; named deviation).", None),
+    h(
+        "flaw_detector.confidence_residual",
+        "F's map is that uncertainty plus F's own map, which starts at zero: F starts from the baseline and learns where the model is wrong beyond it (segmentation; on in the demo, a named deviation).",
+        Some("off"),
+    ),
     h("flaw_detector.fine_branch", "Add a full-resolution branch (two 3x3 convolutions) to F's map, to mark single pixels (an experiment).", None),
     h("train.batch_labeled", "Labelled crops per iteration.", Some("8")),
     h("train.batch_unlabeled", "Unlabelled crops per iteration (GCT, dual).", Some("8")),
@@ -86,7 +90,11 @@ pub const FIELDS: &[FieldHelp] = &[
     h("train.probe_labeled", "Labelled training images shown in the inspector.", None),
     h("train.probe_unlabeled", "Unlabelled training images shown in the inspector.", None),
     h("gct.lambda_dc", "Weight of dynamic consistency: each model learns from the other where F trusts the other more.", Some("100")),
-    h("gct.lambda_fc", "Weight of flaw correction: both models lower F's map where both are bad.", None),
+    h(
+        "gct.lambda_fc",
+        "Weight of flaw correction: both models lower F's map where both are bad (the demo: 0.1 for segmentation, 0.01 for restoration).",
+        Some("1"),
+    ),
     h("gct.dc_threshold", "xi: flaw values above it count as bad, for the dc targets and the fc mask.", None),
     h("gct.dc_margin", "A model copies the other only where its flaw is higher by more than this (an experiment; the paper: 0).", Some("0")),
     h("gct.fd_scale", "Scale of the flaw detector's loss.", None),
@@ -98,8 +106,8 @@ pub const FIELDS: &[FieldHelp] = &[
     h("gct.fc_rampup", "Ramp lambda_fc up with lambda_dc (an experiment; the paper does not).", None),
     h(
         "gct.fd_class_swaps",
-        "Share of the labelled predictions F learns from with one class's region given to another class (segmentation; an experiment).",
-        None,
+        "Share of the labelled predictions F learns from with one class's region given to another class, so F sees whole-region mistakes (segmentation; 0.5 in the demo, a named deviation).",
+        Some("0"),
     ),
     h(
         "gct.dc_confidence_gate",

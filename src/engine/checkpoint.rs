@@ -148,8 +148,7 @@ mod tests {
 
     #[test]
     fn format_1_checkpoints_trained_with_sgd() {
-        let mut c = RunConfig::shapes_demo(Algorithm::Gct);
-        c.task = TaskKind::Denoising;
+        let c = RunConfig::shapes_demo(Algorithm::Gct).with_task_defaults(TaskKind::Denoising);
         let path = Path::new("x.safetensors");
         // Written before train.optimizer existed: auto is what SGD was then.
         let old = meta_of(&header_only("1", &c), path).unwrap();

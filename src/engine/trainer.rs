@@ -270,8 +270,7 @@ mod tests {
 
     #[test]
     fn an_optimiser_change_is_refused_by_name_and_auto_equals_its_resolution() {
-        let mut saved = RunConfig::shapes_demo(Algorithm::Gct);
-        saved.task = TaskKind::Denoising;
+        let mut saved = RunConfig::shapes_demo(Algorithm::Gct).with_task_defaults(TaskKind::Denoising);
         saved.train.optimizer = TaskOptimizer::Sgd; // e.g. a format-1 checkpoint
         let mut now = saved.clone();
         now.train.optimizer = TaskOptimizer::Auto; // adam for denoising

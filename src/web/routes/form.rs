@@ -228,14 +228,18 @@ fn lookup<'a>(root: &'a Value, key: &str) -> Option<&'a Value> {
 
 /// Build a config from posted fields, typing each value by the default's type.
 pub fn parse(fields: &[(String, String)]) -> Result<RunConfig, Vec<FieldError>> {
-    let base = RunConfig::shapes_demo(crate::config::Algorithm::Gct);
+    let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.trim().to_string());
+    // The posted task's demo is the base: a field the form did not post takes that task's
+    // value, and a field that means something for another task only (hidden by the page,
+    // still posted) is not this run's. An unknown task is reported by the `task` field.
+    let task = get("task").and_then(|t| t.parse::<TaskKind>().ok()).unwrap_or(TaskKind::Segmentation);
+    let base = RunConfig::shapes_demo(crate::config::Algorithm::Gct).with_task_defaults(task);
     let defaults = serde_json::to_value(&base).unwrap_or_default();
     let mut root = defaults.clone();
     let mut errors = Vec::new();
-    let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.trim().to_string());
     for (key, raw) in fields {
         let raw = raw.trim();
-        if key.starts_with("data.source") || key == "tags" {
+        if key.starts_with("data.source") || key == "tags" || only_task(key).is_some_and(|t| t != task.name()) {
             continue;
         }
         let Some(default) = lookup(&defaults, key) else {
