@@ -108,22 +108,19 @@ pub fn task_forward(net: &crate::models::TaskNet, x: Tensor<4>, n_labeled: usize
 pub struct FlawInputs {
     pub p1: Tensor<4>,
     pub p2: Tensor<4>,
-    /// C(.) of T1's and T2's own labelled predictions: F's targets without class swaps, and
-    /// what the dc diagnostics make C's masks from. None where neither needs them (swaps on,
-    /// dc not measured this step): two C(.) fewer per iteration.
-    pub own_targets: Option<[Tensor<4>; 2]>,
+    pub c1: Tensor<4>,
+    pub c2: Tensor<4>,
     /// With class swaps: the predictions F learns from in place of p1, p2 (swapped in the
-    /// labelled slice) and their C(.); p1, p2 stay the models' own for the dc targets.
+    /// labelled slice) and their C(.); p1..c2 stay the models' own for the dc diagnostics.
     pub swapped: Option<[Tensor<4>; 4]>,
 }
 
 impl FlawInputs {
-    /// `measure_dc`: the dc diagnostics will read the own targets even with swaps.
-    pub fn new(batch: &DeviceBatch, task: &Task, flaw: &FlawParams, p1: Tensor<4>, p2: Tensor<4>, measure_dc: bool) -> Self {
+    pub fn new(batch: &DeviceBatch, task: &Task, flaw: &FlawParams, p1: Tensor<4>, p2: Tensor<4>) -> Self {
         let n_l = batch.n_labeled;
         let y = task.label_as_pred(&batch.labels);
-        let own_targets = (batch.class_swaps.is_none() || measure_dc)
-            .then(|| [flaw_target(p1.clone().narrow(0, 0, n_l), y.clone(), flaw), flaw_target(p2.clone().narrow(0, 0, n_l), y.clone(), flaw)]);
+        let c1 = flaw_target(p1.clone().narrow(0, 0, n_l), y.clone(), flaw);
+        let c2 = flaw_target(p2.clone().narrow(0, 0, n_l), y.clone(), flaw);
         let swapped = batch.class_swaps.as_ref().map(|[s1, s2]| {
             let n = p1.dims()[0];
             let swap = |s: &DeviceSwaps, p: &Tensor<4>| {
@@ -135,16 +132,15 @@ impl FlawInputs {
             let ((ps1, cs1), (ps2, cs2)) = (swap(s1, &p1), swap(s2, &p2));
             [ps1, ps2, cs1, cs2]
         });
-        Self { p1, p2, own_targets, swapped }
+        Self { p1, p2, c1, c2, swapped }
     }
 
     /// The predictions F's step learns from and their targets: the swapped ones where the
     /// batch has class swaps, else the models' own.
     pub fn for_flaw_detector(&self) -> [&Tensor<4>; 4] {
-        match (&self.swapped, &self.own_targets) {
-            (Some([p1, p2, c1, c2]), _) => [p1, p2, c1, c2],
-            (None, Some([c1, c2])) => [&self.p1, &self.p2, c1, c2],
-            (None, None) => unreachable!("the own targets are computed whenever there are no swaps"),
+        match &self.swapped {
+            Some([p1, p2, c1, c2]) => [p1, p2, c1, c2],
+            None => [&self.p1, &self.p2, &self.c1, &self.c2],
         }
     }
 }
@@ -208,8 +204,7 @@ pub fn gct_task_step_timed(
     ph.mark("F forward (frozen) on T1, T2");
 
     let (h1, h2) = (handle_flaw(f1.clone().detach(), &hp.flaw), handle_flaw(f2.clone().detach(), &hp.flaw));
-    let measure_dc = hp.measure_dc && matches!(batch.labels, Labels::Classes(_));
-    let inputs = FlawInputs::new(batch, task, &hp.flaw, p1.clone().detach(), p2.clone().detach(), measure_dc);
+    let inputs = FlawInputs::new(batch, task, &hp.flaw, p1.clone().detach(), p2.clone().detach());
     ph.mark("C(.) targets: blur, dilate, normalise");
     let dc = dc_targets_for(inputs.p1.clone(), inputs.p2.clone(), h1, h2, &hp.flaw);
     ph.mark("flaw handler H + dc targets");
@@ -217,7 +212,7 @@ pub fn gct_task_step_timed(
     let sup1 = task.supervised_loss(out1.narrow(0, 0, n_l), batch.task_labels());
     let sup2 = task.supervised_loss(out2.narrow(0, 0, n_l), batch.task_labels());
     let dc_effect = match &batch.labels {
-        Labels::Classes(y) if measure_dc => Some(labelled_dc_effect(&inputs, &dc, y.clone(), hp)),
+        Labels::Classes(y) if hp.measure_dc => Some(labelled_dc_effect(&inputs, &dc, y.clone(), hp)),
         _ => None,
     };
     let dc1 = dc_loss(p1, dc.t1, hp.dc_weight);
@@ -249,8 +244,7 @@ fn labelled_dc_effect(inputs: &FlawInputs, dc: &DcTargets, y: Tensor<3, Int>, hp
     let n_l = y.dims()[0];
     let (p1, p2) = (inputs.p1.clone().narrow(0, 0, n_l), inputs.p2.clone().narrow(0, 0, n_l));
     let [fix1, break1, fix2, break2] = dc_effect(p1.clone(), p2.clone(), &dc.dc_mask1, &dc.dc_mask2, y.clone());
-    let [c1, c2] = inputs.own_targets.clone().expect("computed when dc is measured");
-    let (h1, h2) = (handle_flaw(c1, &hp.flaw), handle_flaw(c2, &hp.flaw));
+    let (h1, h2) = (handle_flaw(inputs.c1.clone(), &hp.flaw), handle_flaw(inputs.c2.clone(), &hp.flaw));
     let with_c = dc_targets_for(p1.clone(), p2.clone(), h1, h2, &hp.flaw);
     let [cf1, cb1, cf2, cb2] = dc_effect(p1, p2, &with_c.dc_mask1, &with_c.dc_mask2, y);
     [fix1, break1, fix2, break2, cf1 + cf2, cb1 + cb2]
@@ -299,7 +293,7 @@ pub fn gct_flaw_only_step(nets: &mut Nets, opts: &mut Optimisers, batch: &Device
     let (n_l, split) = (batch.n_labeled, hp.split_batchnorm);
     let p1 = task.activate(task_forward(&t1, batch.input.clone(), n_l, split)).detach();
     let p2 = task.activate(task_forward(&t2, batch.input.clone(), n_l, split)).detach();
-    let inputs = FlawInputs::new(batch, task, &hp.flaw, p1, p2, false);
+    let inputs = FlawInputs::new(batch, task, &hp.flaw, p1, p2);
     gct_flaw_step(nets, opts, batch, hp, &inputs)
 }
 
