@@ -1216,6 +1216,26 @@ mod tests {
             let back = c.clone().with_task_defaults(TaskKind::Segmentation);
             assert_eq!(back, RunConfig::shapes_demo(Algorithm::Gct), "{task:?} and back");
         }
+        // TASK_DEPENDENT (what the form switches with the task) is exactly what differs.
+        fn leaves(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    m.iter().for_each(|(k, v)| leaves(&if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, v, out))
+                }
+                other => out.push((prefix.to_string(), other.clone())),
+            }
+        }
+        let flat = |t: TaskKind| {
+            let mut out = Vec::new();
+            leaves("", &serde_json::to_value(RunConfig::shapes_demo(Algorithm::Gct).with_task_defaults(t)).unwrap(), &mut out);
+            out
+        };
+        let (seg, den) = (flat(TaskKind::Segmentation), flat(TaskKind::Denoising));
+        let mut differ: Vec<&str> = seg.iter().zip(&den).filter(|(a, b)| a != b && a.0 != "task").map(|(a, _)| a.0.as_str()).collect();
+        let mut listed = RunConfig::TASK_DEPENDENT.to_vec();
+        listed.sort();
+        differ.sort();
+        assert_eq!(differ, listed);
     }
 
     #[test]
