@@ -75,19 +75,29 @@ fn example_configs_are_valid() {
 }
 
 #[test]
-fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_study() {
+fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_studies() {
     use flawmap::config::Algorithm;
     use flawmap::study::StudyConfig;
     let studies: Vec<_> = examples().into_iter().filter(|(n, _)| n.starts_with("study-")).collect();
     assert!(studies.len() >= 5, "{studies:?}");
+    // The built-in study is the quick one at the paper's budget, nothing else.
     let builtin = StudyConfig::shapes_demo();
+    let quick = StudyConfig::shapes_quick();
+    let mut expected = quick.clone();
+    expected.name = "shapes-study".into();
+    expected.run.name = expected.name.clone();
+    expected.iterations = Some(1400);
+    expected.run.train.eval_every = 140;
+    expected.run.train.vis_every = 140;
+    assert_eq!(builtin, expected);
     for (name, text) in studies {
         let study = StudyConfig::from_toml(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
         study.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
         // The shapes ablations change only what their comments say they change.
-        let mut expected = builtin.clone();
+        let mut expected = quick.clone();
         match name.as_str() {
-            "study-shapes" => {}
+            "study-shapes" => expected = builtin.clone(),
+            "study-shapes-quick" => {}
             "study-shapes-suponly-batch4" => {
                 expected.name = "shapes-suponly-batch4".into();
                 expected.run.name = expected.name.clone();
@@ -102,14 +112,6 @@ fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_study() {
                 expected.iterations = Some(840);
                 expected.run.train.eval_every = 105;
                 expected.run.train.vis_every = 30;
-            }
-            "study-shapes-20-epochs" => {
-                expected.name = "shapes-20-epochs".into();
-                expected.run.name = expected.name.clone();
-                expected.label_ratios = vec![0.0625, 0.125];
-                expected.iterations = Some(1400);
-                expected.run.train.eval_every = 140;
-                expected.run.train.vis_every = 140;
             }
             _ => continue,
         }

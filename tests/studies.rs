@@ -146,6 +146,12 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     assert!(list.contains("grid") && list.contains("2 ratios x 2 algorithms x 1 seeds"));
     let form = c.get(format!("{}/studies/new", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(form.contains("label_ratios = [0.0625, 0.125, 0.25, 0.5]"), "the form shows the built-in study");
+    assert!(form.contains("iterations = 1400") && form.contains("href=\"/studies/new?preset=quick\""), "the paper's budget, a link to the quick preset");
+    let quick = c.get(format!("{}/studies/new?preset=quick", s.base)).send().await.unwrap().text().await.unwrap();
+    assert!(quick.contains("iterations = 280") && quick.contains("shapes-quick") && quick.contains("href=\"/studies/new\""), "{quick}");
+    let r = c.get(format!("{}/studies/new?preset=huge", s.base)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("unknown preset"));
 
     // Bad input.
     let mut bad = study("bad", 4);

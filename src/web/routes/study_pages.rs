@@ -1,4 +1,4 @@
-//! Study pages: the list, the new-study form (a TOML editor with the built-in preset) and
+//! Study pages: the list, the new-study form (a TOML editor with the built-in presets) and
 //! a study's page with the paper-style table, its chart, diagnostics and actions.
 
 // The templates compare a &str with a String through to_string() (askama cannot compare
@@ -71,13 +71,28 @@ async fn list_page(State(s): State<AppState>) -> PageResult {
 #[template(path = "new_study.html")]
 struct NewStudyPage {
     toml: String,
+    /// The preset in the editor: "paper" (the built-in study) or "quick"; empty after a
+    /// refused post, which shows the posted text.
+    preset: &'static str,
     errors: Vec<FieldError>,
     datasets: Vec<String>,
 }
 
-async fn new_page(State(s): State<AppState>) -> PageResult {
-    let toml = toml::to_string(&StudyConfig::shapes_demo()).map_err(|e| AppError::Internal(e.to_string()).into_html())?;
-    page(NewStudyPage { toml, errors: Vec::new(), datasets: crate::runs::datasets::list(&s.dataset_roots) })
+#[derive(Deserialize)]
+struct NewStudyQuery {
+    preset: Option<String>,
+}
+
+/// The editor starts from the built-in study at the paper's budget (hours on a 2-core CPU)
+/// or, with `?preset=quick`, at the demo's (half an hour, too short for GCT's gain at 1/8).
+async fn new_page(State(s): State<AppState>, Query(q): Query<NewStudyQuery>) -> PageResult {
+    let (preset, config) = match q.preset.as_deref() {
+        None | Some("paper") => ("paper", StudyConfig::shapes_demo()),
+        Some("quick") => ("quick", StudyConfig::shapes_quick()),
+        Some(other) => return Err(AppError::BadRequest(format!("unknown preset '{other}': use paper or quick")).into_html()),
+    };
+    let toml = toml::to_string(&config).map_err(|e| AppError::Internal(e.to_string()).into_html())?;
+    page(NewStudyPage { toml, preset, errors: Vec::new(), datasets: crate::runs::datasets::list(&s.dataset_roots) })
 }
 
 #[derive(Deserialize)]
@@ -96,7 +111,7 @@ async fn create_from_form(State(s): State<AppState>, Form(f): Form<NewStudyForm>
         Err(e @ AppError::Forbidden(_)) => vec![FieldError { field: "run.data.source.path".into(), message: e.to_string() }],
         Err(e) => return Err(e.into_html()),
     };
-    let mut res = page(NewStudyPage { toml: f.toml, errors, datasets: crate::runs::datasets::list(&s.dataset_roots) })?;
+    let mut res = page(NewStudyPage { toml: f.toml, preset: "", errors, datasets: crate::runs::datasets::list(&s.dataset_roots) })?;
     *res.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     Ok(res)
 }
