@@ -149,9 +149,11 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     assert!(form.contains("iterations = 1400") && form.contains("href=\"/studies/new?preset=quick\""), "the paper's budget, a link to the quick preset");
     let quick = c.get(format!("{}/studies/new?preset=quick", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(quick.contains("iterations = 280") && quick.contains("shapes-quick") && quick.contains("href=\"/studies/new\""), "{quick}");
-    let r = c.get(format!("{}/studies/new?preset=huge", s.base)).send().await.unwrap();
+    // An unknown preset is refused, and the page echoes it escaped.
+    let r = c.get(format!("{}/studies/new?preset=%3Cb%3Ehuge", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("unknown preset"));
+    let body = r.text().await.unwrap();
+    assert!(body.contains("unknown preset") && body.contains("&lt;b&gt;huge") && !body.contains("<b>huge"), "{body}");
 
     // Bad input.
     let mut bad = study("bad", 4);
