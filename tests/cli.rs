@@ -81,7 +81,7 @@ fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_studies() {
     let studies: Vec<_> = examples().into_iter().filter(|(n, _)| n.starts_with("study-")).collect();
     assert!(studies.len() >= 5, "{studies:?}");
     // The built-in study is the quick one at the paper's budget, nothing else.
-    let builtin = StudyConfig::shapes_demo();
+    let builtin = StudyConfig::shapes_paper();
     let quick = StudyConfig::shapes_quick();
     let mut expected = quick.clone();
     expected.name = "shapes-study".into();

@@ -146,9 +146,15 @@ async fn a_study_runs_every_cell_on_shared_splits_and_tabulates_them() {
     assert!(list.contains("grid") && list.contains("2 ratios x 2 algorithms x 1 seeds"));
     let form = c.get(format!("{}/studies/new", s.base)).send().await.unwrap().text().await.unwrap();
     assert!(form.contains("label_ratios = [0.0625, 0.125, 0.25, 0.5]"), "the form shows the built-in study");
-    assert!(form.contains("iterations = 1400") && form.contains("href=\"/studies/new?preset=quick\""), "the paper's budget, a link to the quick preset");
+    // The preset line marks the preset in the editor and links the other one.
+    let presets = |page: &str| page.split("<p id=\"presets\">").nth(1).and_then(|p| p.split("</p>").next()).unwrap_or_default().to_string();
+    assert!(form.contains("iterations = 1400"), "the paper's budget");
+    let line = presets(&form);
+    assert!(line.contains("<strong>the built-in study") && line.contains("href=\"/studies/new?preset=quick\""), "{line}");
     let quick = c.get(format!("{}/studies/new?preset=quick", s.base)).send().await.unwrap().text().await.unwrap();
-    assert!(quick.contains("iterations = 280") && quick.contains("shapes-quick") && quick.contains("href=\"/studies/new\""), "{quick}");
+    assert!(quick.contains("iterations = 280") && quick.contains("shapes-quick"), "{quick}");
+    let line = presets(&quick);
+    assert!(line.contains("<strong>quick</strong>") && line.contains("href=\"/studies/new\""), "{line}");
     // An unknown preset is refused, and the page echoes it escaped.
     let r = c.get(format!("{}/studies/new?preset=%3Cb%3Ehuge", s.base)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);

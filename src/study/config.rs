@@ -38,7 +38,7 @@ impl StudyConfig {
     /// unlabelled stream at 1/8 labels (1400 iterations), one budget for the whole table. At
     /// the demo's 4 epochs GCT trails SupOnly at 1/8 ([`StudyConfig::shapes_quick`]); at 20 it
     /// leads (README, "GCT against SupOnly").
-    pub fn shapes_demo() -> Self {
+    pub fn shapes_paper() -> Self {
         let mut study = Self::shapes_quick();
         study.name = "shapes-study".into();
         study.run.name = study.name.clone();

@@ -87,7 +87,7 @@ struct NewStudyQuery {
 /// or, with `?preset=quick`, at the demo's (half an hour, too short for GCT's gain at 1/8).
 async fn new_page(State(s): State<AppState>, Query(q): Query<NewStudyQuery>) -> PageResult {
     let (preset, config) = match q.preset.as_deref() {
-        None | Some("paper") => ("paper", StudyConfig::shapes_demo()),
+        None | Some("paper") => ("paper", StudyConfig::shapes_paper()),
         Some("quick") => ("quick", StudyConfig::shapes_quick()),
         Some(other) => return Err(AppError::BadRequest(format!("unknown preset '{other}': use paper or quick")).into_html()),
     };
