@@ -118,13 +118,21 @@ fn example_studies_are_valid_and_the_shapes_ones_are_the_builtin_studies() {
         assert_eq!(study, expected, "{name}");
     }
     // The photo ablation is the photo study with GCT alone at lambda_dc 1.
-    let photos = |name: &str| StudyConfig::from_toml(&examples().into_iter().find(|(n, _)| n == name).unwrap().1).unwrap();
-    let mut expected = photos("study-photos");
+    let by_name = |name: &str| StudyConfig::from_toml(&examples().into_iter().find(|(n, _)| n == name).unwrap().1).unwrap();
+    let mut expected = by_name("study-photos");
     expected.name = "photos-dc1".into();
     expected.run.name = expected.name.clone();
     expected.algorithms = vec![Algorithm::Gct];
     expected.run.gct.lambda_dc = 1.0;
-    assert_eq!(photos("study-photos-dc1"), expected);
+    assert_eq!(by_name("study-photos-dc1"), expected);
+    // The nuclei study's best setting changes F's map and the fc weight, and a third seed.
+    let mut expected = by_name("study-nuclei");
+    expected.name = "nuclei-flaw-correction".into();
+    expected.run.name = expected.name.clone();
+    expected.seeds = vec![0, 1, 2];
+    expected.run.flaw_detector.confidence_residual = true;
+    expected.run.gct.lambda_fc = 20.0;
+    assert_eq!(by_name("study-nuclei-flaw-correction"), expected);
 }
 
 #[test]
