@@ -256,8 +256,8 @@ impl Diagnostics {
         // Segmentation runs at the demo's lambda_fc sit at 0.2-0.4 here; an MSE on [0, 1]
         // images is about 100x smaller than a cross-entropy, so restoration at the spec's
         // lambda_fc lands far above. For segmentation a heavy fc is not wrong in itself: on
-        // the nuclei set lambda_fc 10 (fc about 1.6x the labels) is the best setting found,
-        // while on the built-in shapes lambda_fc 1 made models lose a class
+        // the nuclei set lambda_fc 10-20 (the fc loss 1.6-3.5x the supervised one) is the
+        // best setting found, while on the built-in shapes lambda_fc 1 made models lose a class
         // (docs/measurements.md), so the note names the symptom to look for.
         if let Some(r) = self.fc_to_sup
             && r > 1.0
