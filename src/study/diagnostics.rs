@@ -262,15 +262,12 @@ impl Diagnostics {
         if let Some(r) = self.fc_to_sup
             && r > 1.0
         {
-            notes.push(if segmentation {
-                format!(
-                    "The fc loss is {r:.1}x the supervised loss: F's corrections outweigh the labels. That can help (nuclei) or make a model lose a class (the built-in shapes): if a class is missed, lower gct.lambda_fc."
-                )
+            let advice = if segmentation {
+                "That can help (nuclei) or make a model lose a class (the built-in shapes): if a class is missed, lower gct.lambda_fc."
             } else {
-                format!(
-                    "The fc loss is {r:.1}x the supervised loss: F's corrections outweigh the labels. Lower gct.lambda_fc (restoration losses are far smaller than a cross-entropy)."
-                )
-            });
+                "Lower gct.lambda_fc (restoration losses are far smaller than a cross-entropy)."
+            };
+            notes.push(format!("The fc loss is {r:.1}x the supervised loss: F's corrections outweigh the labels. {advice}"));
         }
         if let Some(fc) = self.fc_share
             && fc > 0.2
